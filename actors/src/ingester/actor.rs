@@ -1,0 +1,213 @@
+//! The ingester actor: a thin actix adapter over [`Ingester`] that owns the WAL and flushes cut
+//! blocks to object storage.
+//!
+//! WAL safety: a push is applied to memory and its WAL append is *submitted* in the same handler,
+//! and a flush round computes its checkpoint and submits the WAL rotation in one handler too, so
+//! every record in a segment older than the rotation is either in the checkpoint (written to the
+//! new segment) or in a block being flushed. Old segments are removed only after every block of
+//! the round is in object storage.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use vivace_proto::ids::TraceId;
+use vivace_storage::backend::BlockStore;
+use vivace_storage::block::{BlockConfig, BlockMeta, encode_block};
+use vivace_storage::wal::Wal;
+
+use super::{CompletingBlock, Ingester};
+use crate::blocklist::BlockList;
+use crate::distributor::TraceFragment;
+use crate::error::{PushError, TracePushOutcome};
+use crate::ingester::wal_record::WalRecord;
+use crate::metrics::ComponentMetrics;
+
+/// Pushes fragments of one tenant; answers once they are durable in the WAL.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<TracePushOutcome>, PushError>")]
+pub struct PushFragments {
+    pub tenant: String,
+    pub fragments: Vec<TraceFragment>,
+}
+
+/// Fragments of a trace held by this ingester (live, head and unflushed blocks).
+#[derive(Message)]
+#[rtype(result = "Vec<Bytes>")]
+pub struct FindRecent {
+    pub tenant: String,
+    pub trace_id: TraceId,
+}
+
+/// Cuts every live trace and head block now and flushes them (`POST /flush`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushAll;
+
+/// The actor; construct with [`IngesterActor::new`] after WAL replay.
+pub struct IngesterActor {
+    logic: Ingester,
+    wal: Wal,
+    store: Arc<dyn BlockStore>,
+    blocklist: Arc<BlockList>,
+    block_config: BlockConfig,
+    metrics: ComponentMetrics,
+    flush_in_progress: bool,
+}
+
+impl IngesterActor {
+    pub fn new(
+        logic: Ingester,
+        wal: Wal,
+        store: Arc<dyn BlockStore>,
+        blocklist: Arc<BlockList>,
+        block_config: BlockConfig,
+        metrics: ComponentMetrics,
+    ) -> Self {
+        IngesterActor {
+            logic,
+            wal,
+            store,
+            blocklist,
+            block_config,
+            metrics,
+            flush_in_progress: false,
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>, force: bool) {
+        self.logic.cut_idle_traces(force);
+        self.logic.cut_blocks(force);
+        if self.flush_in_progress || self.logic.completing_blocks().is_empty() {
+            return;
+        }
+        self.start_flush_round(ctx);
+    }
+
+    fn start_flush_round(&mut self, ctx: &mut Context<Self>) {
+        let blocks: Vec<Arc<CompletingBlock>> = self.logic.completing_blocks().to_vec();
+        let excluded: Vec<uuid::Uuid> = blocks.iter().map(|block| block.block_id).collect();
+        let checkpoint = self.logic.checkpoint(&excluded);
+        // Submitted now, in this handler: ordered after every push already applied to memory.
+        let rotation = self.wal.submit_rotate();
+        let checkpoint_appends: Vec<_> = checkpoint
+            .iter()
+            .map(|record| self.wal.submit_append(record.to_payload()))
+            .collect();
+        self.flush_in_progress = true;
+        let wal = self.wal.clone();
+        let store = Arc::clone(&self.store);
+        let block_config = self.block_config.clone();
+        let metrics = self.metrics.clone();
+        let round = async move {
+            let new_segment = match rotation.await {
+                Ok(segment) => segment,
+                Err(error) => {
+                    tracing::error!(%error, "wal rotation failed; flush postponed");
+                    return Vec::new();
+                }
+            };
+            for append in checkpoint_appends {
+                if let Err(error) = append.await {
+                    tracing::error!(%error, "wal checkpoint append failed; flush postponed");
+                    return Vec::new();
+                }
+            }
+            let mut flushed = Vec::new();
+            for block in &blocks {
+                match flush_block(Arc::clone(block), Arc::clone(&store), block_config.clone(), &metrics).await {
+                    Ok(meta) => flushed.push(meta),
+                    Err(error) => {
+                        metrics.failed_flushes.inc();
+                        tracing::error!(block = %block.block_id, tenant = %block.tenant, %error, "block flush failed; will retry");
+                    }
+                }
+            }
+            if flushed.len() == blocks.len() {
+                if let Err(error) = wal.remove_segments_below(new_segment).await {
+                    tracing::warn!(%error, "could not remove flushed wal segments");
+                }
+            }
+            flushed
+        };
+        ctx.spawn(round.into_actor(self).map(|flushed, actor, _ctx| {
+            for meta in flushed {
+                actor.logic.block_flushed(meta.block_id);
+                actor.blocklist.add(meta);
+            }
+            actor.flush_in_progress = false;
+        }));
+    }
+}
+
+async fn flush_block(
+    block: Arc<CompletingBlock>,
+    store: Arc<dyn BlockStore>,
+    block_config: BlockConfig,
+    metrics: &ComponentMetrics,
+) -> Result<BlockMeta, String> {
+    let started = Instant::now();
+    let encode_input = Arc::clone(&block);
+    let encoded = tokio::task::spawn_blocking(move || {
+        encode_block(
+            &encode_input.tenant,
+            encode_input.block_id,
+            encode_input.combined_traces(),
+            &block_config,
+        )
+    })
+    .await
+    .map_err(|error| format!("block encoder stopped: {error}"))?
+    .map_err(|error| error.to_string())?;
+    encoded.upload(store.as_ref()).await.map_err(|error| error.to_string())?;
+    metrics.blocks_flushed.inc();
+    metrics.flush_duration_seconds.observe(started.elapsed().as_secs_f64());
+    tracing::info!(block = %block.block_id, tenant = %block.tenant, traces = block.traces.len(), "block flushed");
+    Ok(encoded.meta.clone())
+}
+
+impl Actor for IngesterActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        let period = self.logic.cut_settings().flush_check_period;
+        ctx.run_interval(period, |actor, ctx| actor.tick(ctx, false));
+    }
+}
+
+impl Handler<PushFragments> for IngesterActor {
+    type Result = ResponseFuture<Result<Vec<TracePushOutcome>, PushError>>;
+
+    fn handle(&mut self, message: PushFragments, _ctx: &mut Self::Context) -> Self::Result {
+        let (outcomes, accepted) = self.logic.push(&message.tenant, message.fragments);
+        if accepted.is_empty() {
+            return Box::pin(async move { Ok(outcomes) });
+        }
+        let payload = WalRecord::from_fragments(&message.tenant, &accepted).to_payload();
+        let append = self.wal.submit_append(payload);
+        Box::pin(async move {
+            append
+                .await
+                .map_err(|error| PushError::Internal(format!("failed to write to the wal: {error}")))?;
+            Ok(outcomes)
+        })
+    }
+}
+
+impl Handler<FindRecent> for IngesterActor {
+    type Result = MessageResult<FindRecent>;
+
+    fn handle(&mut self, message: FindRecent, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.logic.find(&message.tenant, &message.trace_id))
+    }
+}
+
+impl Handler<FlushAll> for IngesterActor {
+    type Result = ();
+
+    fn handle(&mut self, _message: FlushAll, ctx: &mut Self::Context) {
+        self.tick(ctx, true);
+    }
+}

@@ -1,0 +1,272 @@
+//! The ingester: holds recent traces per tenant, makes pushes durable in its WAL, cuts idle traces
+//! into head blocks and head blocks into Parquet blocks that are flushed to object storage.
+//!
+//! [`Ingester`] is the plain logic (no runtime, no I/O); [`actor::IngesterActor`] adapts it to
+//! actix and does the WAL and object-store I/O.
+
+pub mod actor;
+mod instance;
+pub mod wal_record;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use vivace_proto::ids::TraceId;
+use vivace_proto::tempopb::Trace;
+
+use crate::combine::TraceCombiner;
+use crate::distributor::TraceFragment;
+use crate::error::TracePushOutcome;
+use crate::metrics::{ComponentMetrics, DiscardReason};
+use crate::seams::{Clock, IdSource};
+pub use instance::{HeldTrace, LimitRefusal, TenantInstance, TenantLimits};
+use wal_record::WalRecord;
+
+/// When traces and blocks are cut (Tempo's ingester settings).
+#[derive(Debug, Clone)]
+pub struct CutSettings {
+    pub trace_idle_period: Duration,
+    pub max_block_duration: Duration,
+    pub max_block_bytes: u64,
+    pub flush_check_period: Duration,
+}
+
+impl Default for CutSettings {
+    fn default() -> Self {
+        CutSettings {
+            trace_idle_period: Duration::from_secs(5),
+            max_block_duration: Duration::from_secs(30 * 60),
+            max_block_bytes: 500 * 1024 * 1024,
+            flush_check_period: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A head block taken for completion: still answerable until it is flushed.
+#[derive(Debug)]
+pub struct CompletingBlock {
+    pub tenant: String,
+    pub block_id: uuid::Uuid,
+    pub traces: Vec<(TraceId, HeldTrace)>,
+    pub bytes: u64,
+}
+
+impl CompletingBlock {
+    /// The block's traces combined (duplicate spans removed), ready for the block encoder.
+    pub fn combined_traces(&self) -> Vec<(TraceId, Trace)> {
+        self.traces
+            .iter()
+            .map(|(trace_id, held)| {
+                let mut combiner = TraceCombiner::new();
+                for fragment in &held.fragments {
+                    combiner.add_encoded(fragment);
+                }
+                (*trace_id, combiner.finish())
+            })
+            .collect()
+    }
+
+    fn find(&self, trace_id: &TraceId) -> Option<&HeldTrace> {
+        self.traces
+            .binary_search_by(|(candidate, _)| candidate.cmp(trace_id))
+            .ok()
+            .map(|index| &self.traces[index].1)
+    }
+}
+
+/// Largest WAL checkpoint record, in fragment bytes.
+const CHECKPOINT_RECORD_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The ingester's state across tenants.
+pub struct Ingester {
+    cut: CutSettings,
+    limits: TenantLimits,
+    tenants: BTreeMap<String, TenantInstance>,
+    completing: Vec<Arc<CompletingBlock>>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    metrics: ComponentMetrics,
+}
+
+impl Ingester {
+    pub fn new(
+        cut: CutSettings,
+        limits: TenantLimits,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+        metrics: ComponentMetrics,
+    ) -> Self {
+        Ingester {
+            cut,
+            limits,
+            tenants: BTreeMap::new(),
+            completing: Vec::new(),
+            clock,
+            ids,
+            metrics,
+        }
+    }
+
+    /// The cut settings.
+    pub fn cut_settings(&self) -> &CutSettings {
+        &self.cut
+    }
+
+    /// Applies a push: each fragment is accepted or refused by the tenant's limits. Returns the
+    /// outcome per fragment and the accepted fragments, which the caller must make durable.
+    pub fn push(&mut self, tenant: &str, fragments: Vec<TraceFragment>) -> (Vec<TracePushOutcome>, Vec<TraceFragment>) {
+        let now = self.clock.now_unix_nanos();
+        let limits = self.limits;
+        let instance = self.tenants.entry(tenant.to_owned()).or_default();
+        let mut outcomes = Vec::with_capacity(fragments.len());
+        let mut accepted = Vec::with_capacity(fragments.len());
+        let mut created = 0;
+        for fragment in fragments {
+            match instance.check(&fragment, limits) {
+                Ok(()) => {
+                    created += u64::from(instance.append(fragment.clone(), now));
+                    accepted.push(fragment);
+                    outcomes.push(TracePushOutcome::Accepted);
+                }
+                Err(refusal) => {
+                    let (outcome, reason) = match refusal {
+                        LimitRefusal::MaxLiveTraces => (TracePushOutcome::MaxLiveTraces, DiscardReason::LiveTracesExceeded),
+                        LimitRefusal::TraceTooLarge => (TracePushOutcome::TraceTooLarge, DiscardReason::TraceTooLarge),
+                    };
+                    self.metrics.record_discarded(tenant, reason, u64::from(fragment.span_count));
+                    outcomes.push(outcome);
+                }
+            }
+        }
+        self.metrics.record_traces_created(tenant, created);
+        self.metrics.set_live_traces(tenant, instance.live_count());
+        (outcomes, accepted)
+    }
+
+    /// Re-applies fragments read back from the WAL (limits are not enforced again).
+    pub fn replay(&mut self, tenant: &str, fragments: Vec<TraceFragment>) {
+        let now = self.clock.now_unix_nanos();
+        let instance = self.tenants.entry(tenant.to_owned()).or_default();
+        for fragment in fragments {
+            instance.append(fragment, now);
+        }
+        self.metrics.set_live_traces(tenant, instance.live_count());
+    }
+
+    /// Moves idle live traces (all of them when `everything`) into the head blocks.
+    pub fn cut_idle_traces(&mut self, everything: bool) -> usize {
+        let now = self.clock.now_unix_nanos();
+        let idle_before = now.saturating_sub(self.cut.trace_idle_period.as_nanos() as u64);
+        let mut moved = 0;
+        for (tenant, instance) in &mut self.tenants {
+            moved += instance.cut_idle(idle_before, everything, now);
+            self.metrics.set_live_traces(tenant, instance.live_count());
+        }
+        moved
+    }
+
+    /// Takes every head block that is due (all non-empty ones when `force`) for completion.
+    pub fn cut_blocks(&mut self, force: bool) -> Vec<Arc<CompletingBlock>> {
+        let now = self.clock.now_unix_nanos();
+        let max_age = self.cut.max_block_duration.as_nanos() as u64;
+        let max_bytes = self.cut.max_block_bytes;
+        let mut cut = Vec::new();
+        for (tenant, instance) in &mut self.tenants {
+            let due = instance.head_is_due(now, max_age, max_bytes) || (force && instance.head_count() > 0);
+            if !due {
+                continue;
+            }
+            let (head, bytes) = instance.take_head();
+            let mut traces: Vec<(TraceId, HeldTrace)> = head.into_iter().collect();
+            traces.sort_unstable_by(|left, right| left.0.cmp(&right.0));
+            let block = Arc::new(CompletingBlock {
+                tenant: tenant.clone(),
+                block_id: self.ids.next_uuid(),
+                traces,
+                bytes,
+            });
+            self.metrics.blocks_cut.inc();
+            self.completing.push(Arc::clone(&block));
+            cut.push(block);
+        }
+        self.tenants.retain(|_, instance| !instance.is_empty());
+        cut
+    }
+
+    /// Forgets a completing block once it is safely in object storage.
+    pub fn block_flushed(&mut self, block_id: uuid::Uuid) {
+        self.completing.retain(|block| block.block_id != block_id);
+    }
+
+    /// Blocks cut but not yet flushed.
+    pub fn completing_blocks(&self) -> &[Arc<CompletingBlock>] {
+        &self.completing
+    }
+
+    /// Every fragment held for a trace: live, head and completing blocks.
+    pub fn find(&self, tenant: &str, trace_id: &TraceId) -> Vec<Bytes> {
+        let mut fragments = self
+            .tenants
+            .get(tenant)
+            .map(|instance| instance.find(trace_id))
+            .unwrap_or_default();
+        for block in self.completing.iter().filter(|block| block.tenant == tenant) {
+            if let Some(held) = block.find(trace_id) {
+                fragments.extend(held.fragments.iter().cloned());
+            }
+        }
+        fragments
+    }
+
+    /// WAL records holding everything in memory except the given blocks, so that WAL segments
+    /// older than the checkpoint can be deleted once those blocks are flushed.
+    pub fn checkpoint(&self, excluding: &[uuid::Uuid]) -> Vec<WalRecord> {
+        let mut records = Vec::new();
+        let mut add = |tenant: &str, trace_id: &TraceId, held: &HeldTrace| {
+            let needs_new = match records.last() {
+                Some((last_tenant, _, bytes)) => last_tenant != tenant || *bytes >= CHECKPOINT_RECORD_BYTES,
+                None => true,
+            };
+            if needs_new {
+                records.push((tenant.to_owned(), Vec::new(), 0u64));
+            }
+            let Some((_, fragments, bytes)) = records.last_mut() else {
+                return;
+            };
+            for encoded in &held.fragments {
+                *bytes += encoded.len() as u64;
+                fragments.push(TraceFragment {
+                    trace_id: *trace_id,
+                    trace: encoded.clone(),
+                    start_seconds: held.start_seconds,
+                    end_seconds: held.end_seconds,
+                    span_count: 0,
+                });
+            }
+        };
+        for (tenant, instance) in &self.tenants {
+            for (trace_id, held) in instance.held_traces() {
+                add(tenant, trace_id, held);
+            }
+        }
+        for block in self.completing.iter().filter(|block| !excluding.contains(&block.block_id)) {
+            for (trace_id, held) in &block.traces {
+                add(&block.tenant, trace_id, held);
+            }
+        }
+        records
+            .into_iter()
+            .map(|(tenant, fragments, _)| WalRecord::from_fragments(&tenant, &fragments))
+            .collect()
+    }
+
+    /// Live traces of a tenant.
+    pub fn live_traces(&self, tenant: &str) -> usize {
+        self.tenants.get(tenant).map_or(0, TenantInstance::live_count)
+    }
+}
+
+#[cfg(test)]
+mod tests;

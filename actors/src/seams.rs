@@ -1,0 +1,95 @@
+//! The non-deterministic inputs of component logic (clock, identifiers), behind traits so that the
+//! simulation can swap them. Production wires the real ones in `node/`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Wall-clock time as seen by a component.
+pub trait Clock: Send + Sync + 'static {
+    /// Nanoseconds since the unix epoch.
+    fn now_unix_nanos(&self) -> u64;
+
+    /// Seconds since the unix epoch.
+    fn now_unix_seconds(&self) -> u64 {
+        self.now_unix_nanos() / 1_000_000_000
+    }
+}
+
+/// The operating system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_unix_nanos(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_nanos() as u64
+    }
+}
+
+/// A clock moved by hand, for tests and the simulation.
+#[derive(Debug, Default, Clone)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock stopped at `unix_nanos`.
+    pub fn new(unix_nanos: u64) -> Self {
+        ManualClock {
+            nanos: Arc::new(AtomicU64::new(unix_nanos)),
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.nanos.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_unix_nanos(&self) -> u64 {
+        self.nanos.load(Ordering::SeqCst)
+    }
+}
+
+/// Source of fresh identifiers (block ids).
+pub trait IdSource: Send + Sync + 'static {
+    fn next_uuid(&self) -> uuid::Uuid;
+}
+
+/// Random v4 UUIDs from the operating system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn next_uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::new_v4()
+    }
+}
+
+/// Deterministic ids from a seed (tests and simulation).
+#[derive(Debug, Default)]
+pub struct SeededIds {
+    state: AtomicU64,
+}
+
+impl SeededIds {
+    pub fn new(seed: u64) -> Self {
+        SeededIds {
+            state: AtomicU64::new(seed),
+        }
+    }
+}
+
+impl IdSource for SeededIds {
+    fn next_uuid(&self) -> uuid::Uuid {
+        let counter = self.state.fetch_add(1, Ordering::SeqCst);
+        let high = xxhash_rust::xxh3::xxh3_64_with_seed(&counter.to_le_bytes(), 1);
+        let low = xxhash_rust::xxh3::xxh3_64_with_seed(&counter.to_le_bytes(), 2);
+        uuid::Builder::from_random_bytes(((u128::from(high) << 64) | u128::from(low)).to_be_bytes())
+            .into_uuid()
+    }
+}

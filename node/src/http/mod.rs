@@ -1,0 +1,76 @@
+//! The HTTP API server (port 3200): Tempo's query routes, status and operational endpoints.
+
+mod status;
+pub use status::TEMPO_API_VERSION;
+pub mod tenant;
+pub mod traces;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use actix::Addr;
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use vivace_actors::ingester::actor::IngesterActor;
+use vivace_actors::querier::actor::QuerierActor;
+
+use crate::telemetry::Telemetry;
+
+/// Shared state of the API handlers.
+pub struct ApiState {
+    pub querier: Addr<QuerierActor>,
+    pub ingester: Option<Addr<IngesterActor>>,
+    pub multitenancy_enabled: bool,
+    pub max_bytes_per_trace: u64,
+    pub ready: Arc<AtomicBool>,
+    pub telemetry: Arc<Telemetry>,
+    pub config_yaml: String,
+}
+
+/// Joins Tempo's optional `http_api_prefix` and a route.
+fn prefixed(prefix: &str, route: &str) -> String {
+    let trimmed = prefix.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return route.to_owned();
+    }
+    if trimmed.starts_with('/') {
+        format!("{trimmed}{route}")
+    } else {
+        format!("/{trimmed}{route}")
+    }
+}
+
+/// The API router.
+pub fn api_router(state: Arc<ApiState>, http_api_prefix: &str) -> Router {
+    let api = Router::new()
+        .route(&prefixed(http_api_prefix, "/api/echo"), get(status::echo))
+        .route(&prefixed(http_api_prefix, "/api/status/buildinfo"), get(status::buildinfo))
+        .route(&prefixed(http_api_prefix, "/api/traces/{trace_id}"), get(traces::trace_by_id_v1))
+        .route(&prefixed(http_api_prefix, "/api/v2/traces/{trace_id}"), get(traces::trace_by_id_v2))
+        .layer(CompressionLayer::new().gzip(true));
+    let operations = Router::new()
+        .route("/ready", get(status::ready))
+        .route("/metrics", get(status::metrics))
+        .route("/status/config", get(status::config))
+        .route("/status/buildinfo", get(status::buildinfo))
+        .route("/status/version", get(status::buildinfo))
+        .route("/flush", get(status::flush).post(status::flush))
+        .route("/ingester/flush", post(status::flush));
+    let telemetry = Arc::clone(&state.telemetry);
+    api.merge(operations)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(telemetry, crate::telemetry::observe_request))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefixed;
+
+    #[test]
+    fn prefixes_are_joined() {
+        assert_eq!(prefixed("", "/api/echo"), "/api/echo");
+        assert_eq!(prefixed("/tempo/", "/api/echo"), "/tempo/api/echo");
+        assert_eq!(prefixed("tempo", "/api/echo"), "/tempo/api/echo");
+    }
+}

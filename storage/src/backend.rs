@@ -1,0 +1,1 @@
+//! Object-store backend (being written).
