@@ -1,1 +1,70 @@
-//! Block format (being written).
+//! The block format: one Parquet file of spans sorted by trace id (`data.parquet`), sharded bloom
+//! filters (`bloom-<i>`), an `index` of row-group id ranges and column-chunk checksums, and
+//! `meta.json` (Tempo's keys), all under `<tenant>/<block id>/`, `meta.json` written last.
+
+mod bloom;
+mod meta;
+mod reader;
+mod schema;
+mod writer;
+
+use uuid::Uuid;
+
+use crate::backend::{BlockStore, StorageError};
+pub use meta::{BLOCK_FORMAT, BlockIndex, BlockMeta, ChunkIndex, RowGroupIndex};
+pub use reader::BlockReader;
+pub use writer::{EncodedBlock, encode_block};
+
+/// How blocks are built.
+#[derive(Debug, Clone)]
+pub struct BlockConfig {
+    /// A row group is closed once the writer holds this many (encoded, in-progress) bytes.
+    pub row_group_size_bytes: usize,
+    pub bloom_false_positive: f64,
+    pub bloom_shard_size_bytes: usize,
+}
+
+impl Default for BlockConfig {
+    fn default() -> Self {
+        BlockConfig {
+            row_group_size_bytes: 8 * 1024 * 1024,
+            bloom_false_positive: 0.01,
+            bloom_shard_size_bytes: 100 * 1024,
+        }
+    }
+}
+
+/// `<tenant>/<block id>`.
+pub fn block_path(tenant: &str, block_id: Uuid) -> String {
+    format!("{tenant}/{block_id}")
+}
+
+/// Tenants with at least one folder in the store.
+pub async fn list_tenants(store: &dyn BlockStore) -> Result<Vec<String>, StorageError> {
+    store.list_dirs("").await
+}
+
+/// The blocks of a tenant: folders with a readable `meta.json`. A folder without one is a block
+/// still being written (or abandoned) and does not exist; an unreadable one is logged and skipped.
+pub async fn list_blocks(store: &dyn BlockStore, tenant: &str) -> Result<Vec<BlockMeta>, StorageError> {
+    let mut blocks = Vec::new();
+    for folder in store.list_dirs(tenant).await? {
+        let Ok(block_id) = Uuid::parse_str(&folder) else {
+            continue;
+        };
+        let path = format!("{}/meta.json", block_path(tenant, block_id));
+        let bytes = match store.get(&path).await {
+            Ok(bytes) => bytes,
+            Err(StorageError::NotFound(_)) => continue,
+            Err(error) => return Err(error),
+        };
+        match serde_json::from_slice::<BlockMeta>(&bytes) {
+            Ok(meta) => blocks.push(meta),
+            Err(error) => tracing::warn!(%path, %error, "skipping block with an unreadable meta.json"),
+        }
+    }
+    Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! Building a block: traces → sorted span rows → `data.parquet` (ZSTD), bloom shards, the `index`
+//! file with column-chunk checksums, and `meta.json`, uploaded with `meta.json` last.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use uuid::Uuid;
+use vivace_proto::ids::TraceId;
+use vivace_proto::tempopb::Trace;
+
+use super::bloom::build_shards;
+use super::meta::{BLOCK_FORMAT, BlockIndex, BlockMeta, ChunkIndex, RowGroupIndex};
+use super::schema::{SpanRow, block_schema, encode_resource, encode_scope, rows_to_batch};
+use super::{BlockConfig, block_path};
+use crate::backend::{BlockStore, StorageError};
+
+/// Rows handed to the Parquet writer at a time.
+const WRITE_BATCH_ROWS: usize = 256;
+
+/// A block ready to upload.
+pub struct EncodedBlock {
+    pub meta: BlockMeta,
+    data: Bytes,
+    blooms: Vec<Bytes>,
+    index: Bytes,
+}
+
+fn corrupt(block_id: Uuid, detail: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt {
+        path: block_id.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+fn merge_by_trace(traces: Vec<(TraceId, Trace)>) -> BTreeMap<TraceId, Trace> {
+    let mut merged: BTreeMap<TraceId, Trace> = BTreeMap::new();
+    for (trace_id, trace) in traces {
+        merged.entry(trace_id).or_default().resource_spans.extend(trace.resource_spans);
+    }
+    merged
+}
+
+fn to_rows(traces: BTreeMap<TraceId, Trace>) -> Vec<SpanRow> {
+    let mut rows = Vec::new();
+    for (trace_id, trace) in traces {
+        let first_row = rows.len();
+        for batch in trace.resource_spans {
+            let (resource, service_name) = encode_resource(&batch);
+            for scope_spans in batch.scope_spans {
+                let scope = encode_scope(&scope_spans);
+                for span in scope_spans.spans {
+                    rows.push(SpanRow {
+                        trace_id,
+                        span,
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                        service_name: service_name.clone(),
+                    });
+                }
+            }
+        }
+        rows[first_row..].sort_by_key(|row| row.span.start_time_unix_nano);
+    }
+    rows
+}
+
+fn timestamp(nanos: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp((nanos / 1_000_000_000) as i64, 0).unwrap_or_default()
+}
+
+/// Encodes traces into a block (CPU-heavy: run it on a blocking thread). Entries sharing a trace
+/// id are merged.
+pub fn encode_block(
+    tenant: &str,
+    block_id: Uuid,
+    traces: Vec<(TraceId, Trace)>,
+    config: &BlockConfig,
+) -> Result<EncodedBlock, StorageError> {
+    let merged = merge_by_trace(traces);
+    let trace_ids: Vec<TraceId> = merged.keys().copied().collect();
+    let rows = to_rows(merged);
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|error| corrupt(block_id, error))?))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(None)
+        .set_max_row_group_bytes(None)
+        .build();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, block_schema(), Some(properties))
+        .map_err(|error| corrupt(block_id, error))?;
+    let mut row_group_bounds: Vec<(usize, usize)> = Vec::new();
+    let mut group_start = 0;
+    for (chunk_index, chunk) in rows.chunks(WRITE_BATCH_ROWS).enumerate() {
+        let batch = rows_to_batch(chunk).map_err(|error| corrupt(block_id, error))?;
+        writer.write(&batch).map_err(|error| corrupt(block_id, error))?;
+        let written = (chunk_index * WRITE_BATCH_ROWS) + chunk.len();
+        if writer.in_progress_size() >= config.row_group_size_bytes {
+            writer.flush().map_err(|error| corrupt(block_id, error))?;
+            row_group_bounds.push((group_start, written));
+            group_start = written;
+        }
+    }
+    if group_start < rows.len() {
+        row_group_bounds.push((group_start, rows.len()));
+    }
+    let parquet_meta = writer.close().map_err(|error| corrupt(block_id, error))?;
+    let data = Bytes::from(buffer);
+    if parquet_meta.num_row_groups() != row_group_bounds.len() {
+        return Err(corrupt(block_id, "row group count differs from the rows written"));
+    }
+    let mut index = BlockIndex::default();
+    for (row_group, (start, end)) in parquet_meta.row_groups().iter().zip(&row_group_bounds) {
+        let mut chunks = Vec::with_capacity(row_group.num_columns());
+        for column in row_group.columns() {
+            let (offset, length) = column.byte_range();
+            let slice = data
+                .get(offset as usize..(offset + length) as usize)
+                .ok_or_else(|| corrupt(block_id, "column chunk outside the file"))?;
+            chunks.push(ChunkIndex {
+                offset,
+                length,
+                crc32: crc32fast::hash(slice),
+            });
+        }
+        index.row_groups.push(RowGroupIndex {
+            min_trace_id: hex::encode(rows[*start].trace_id),
+            max_trace_id: hex::encode(rows[end - 1].trace_id),
+            rows: (end - start) as u64,
+            chunks,
+        });
+    }
+    let footer_size = data
+        .len()
+        .checked_sub(8)
+        .and_then(|tail| data.get(tail..tail + 4))
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| corrupt(block_id, "parquet file without a footer"))?;
+    let blooms: Vec<Bytes> = build_shards(&trace_ids, config.bloom_false_positive, config.bloom_shard_size_bytes)
+        .iter()
+        .map(|shard| shard.encode())
+        .collect();
+    let start_nanos = rows.iter().map(|row| row.span.start_time_unix_nano).min().unwrap_or(0);
+    let end_nanos = rows.iter().map(|row| row.span.end_time_unix_nano).max().unwrap_or(0);
+    let meta = BlockMeta {
+        format: BLOCK_FORMAT.to_owned(),
+        block_id,
+        tenant_id: tenant.to_owned(),
+        start_time: timestamp(start_nanos),
+        end_time: timestamp(end_nanos.max(start_nanos)),
+        total_objects: trace_ids.len() as i64,
+        total_spans: rows.len() as u64,
+        size: data.len() as u64,
+        compaction_level: 0,
+        index_page_size: 0,
+        total_records: row_group_bounds.len() as u32,
+        bloom_shards: blooms.len() as u32,
+        footer_size,
+        replication_factor: 1,
+    };
+    let index_bytes = Bytes::from(serde_json::to_vec(&index).map_err(|error| corrupt(block_id, error))?);
+    Ok(EncodedBlock {
+        meta,
+        data,
+        blooms,
+        index: index_bytes,
+    })
+}
+
+impl EncodedBlock {
+    /// Writes `data.parquet`, the bloom shards, `index`, then `meta.json` last: a block without
+    /// `meta.json` does not exist for readers.
+    pub async fn upload(&self, store: &dyn BlockStore) -> Result<(), StorageError> {
+        let base = block_path(&self.meta.tenant_id, self.meta.block_id);
+        store.put(&format!("{base}/data.parquet"), self.data.clone()).await?;
+        for (shard, bloom) in self.blooms.iter().enumerate() {
+            store.put(&format!("{base}/bloom-{shard}"), bloom.clone()).await?;
+        }
+        store.put(&format!("{base}/index"), self.index.clone()).await?;
+        let meta = serde_json::to_vec(&self.meta).map_err(|error| corrupt(self.meta.block_id, error))?;
+        store.put(&format!("{base}/meta.json"), Bytes::from(meta)).await
+    }
+
+    /// The encoded `data.parquet` (for tests and benchmarks).
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+}
