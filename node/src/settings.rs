@@ -1,0 +1,160 @@
+//! What the composition root needs, resolved from the configuration: addresses, folders, limits.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use vivace_actors::distributor::{DistributorSettings, RateLimit};
+use vivace_actors::ingester::{CutSettings, TenantLimits};
+use vivace_storage::block::BlockConfig;
+
+use crate::config::Config;
+
+/// The built-in cache.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub path: PathBuf,
+    pub memory_bytes: usize,
+    pub disk_bytes: usize,
+}
+
+/// Resolved node settings.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    pub http_listen: SocketAddr,
+    pub grpc_listen: SocketAddr,
+    pub otlp_grpc_listen: Option<SocketAddr>,
+    pub otlp_http_listen: Option<SocketAddr>,
+    pub multitenancy_enabled: bool,
+    pub http_api_prefix: String,
+    pub max_message_bytes: usize,
+    pub wal_path: PathBuf,
+    pub blocks_path: PathBuf,
+    pub cache: CacheSettings,
+    pub cut: CutSettings,
+    pub limits: TenantLimits,
+    pub distributor: DistributorSettings,
+    pub block: BlockConfig,
+    pub blocklist_poll: Duration,
+    pub max_bytes_per_trace: u64,
+    pub config_yaml: String,
+}
+
+/// Components a single process can run today.
+const MONOLITH_COMPONENTS: &[&str] = &["distributor", "ingester", "querier", "query-frontend", "compactor", "metrics-generator"];
+
+fn check_target(target: &str) -> anyhow::Result<()> {
+    if target == "all" {
+        return Ok(());
+    }
+    let components: Vec<&str> = target.split(',').map(str::trim).filter(|name| !name.is_empty()).collect();
+    for component in &components {
+        if *component == "scalable-single-binary" || !MONOLITH_COMPONENTS.contains(component) {
+            bail!("target {component} is not supported yet: vivace runs as a single process with --target=all");
+        }
+    }
+    for needed in ["distributor", "ingester", "querier"] {
+        if !components.contains(&needed) {
+            bail!("target {target} is not supported yet: a single process needs distributor, ingester and querier (use --target=all)");
+        }
+    }
+    Ok(())
+}
+
+/// `host:port`; an empty host means every interface.
+fn resolve(host: &str, port: u16, what: &str) -> anyhow::Result<SocketAddr> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    resolve_endpoint(&format!("{host}:{port}"), what)
+}
+
+fn resolve_endpoint(endpoint: &str, what: &str) -> anyhow::Result<SocketAddr> {
+    let with_host = if endpoint.starts_with(':') { format!("0.0.0.0{endpoint}") } else { endpoint.to_owned() };
+    with_host
+        .to_socket_addrs()
+        .with_context(|| format!("invalid {what} address {endpoint:?}"))?
+        .next()
+        .with_context(|| format!("{what} address {endpoint:?} resolves to nothing"))
+}
+
+impl NodeSettings {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        check_target(&config.target)?;
+        let server = &config.server;
+        let trace = &config.storage.trace;
+        let ingestion = &config.overrides.defaults.ingestion;
+        let otlp_grpc_listen = config
+            .distributor
+            .otlp_grpc_endpoint()
+            .map(|endpoint| resolve_endpoint(&endpoint, "OTLP gRPC"))
+            .transpose()?;
+        let otlp_http_listen = config
+            .distributor
+            .otlp_http_endpoint()
+            .map(|endpoint| resolve_endpoint(&endpoint, "OTLP HTTP"))
+            .transpose()?;
+        let max_bytes_per_trace = config.overrides.defaults.global.max_bytes_per_trace;
+        Ok(NodeSettings {
+            http_listen: resolve(&server.http_listen_address, server.http_listen_port, "HTTP")?,
+            grpc_listen: resolve(&server.grpc_listen_address, server.grpc_listen_port, "gRPC")?,
+            otlp_grpc_listen,
+            otlp_http_listen,
+            multitenancy_enabled: config.multitenancy_enabled,
+            http_api_prefix: config.http_api_prefix.clone(),
+            max_message_bytes: server.grpc_server_max_recv_msg_size,
+            wal_path: PathBuf::from(&trace.wal.path),
+            blocks_path: PathBuf::from(&trace.local.path),
+            cache: CacheSettings {
+                path: PathBuf::from(&trace.vivace_cache.path),
+                memory_bytes: trace.vivace_cache.memory_bytes,
+                disk_bytes: trace.vivace_cache.disk_bytes,
+            },
+            cut: CutSettings {
+                trace_idle_period: config.ingester.trace_idle_period,
+                max_block_duration: config.ingester.max_block_duration,
+                max_block_bytes: config.ingester.max_block_bytes,
+                flush_check_period: config.ingester.flush_check_period,
+            },
+            limits: TenantLimits {
+                max_traces_per_user: ingestion.max_traces_per_user,
+                max_bytes_per_trace,
+            },
+            distributor: DistributorSettings {
+                rate_limit: RateLimit {
+                    bytes_per_second: ingestion.rate_limit_bytes as f64,
+                    burst_bytes: ingestion.burst_size_bytes as f64,
+                },
+                max_attribute_bytes: ingestion.max_attribute_bytes,
+            },
+            block: BlockConfig {
+                row_group_size_bytes: trace.block.parquet_row_group_size_bytes,
+                bloom_false_positive: trace.block.bloom_filter_false_positive,
+                bloom_shard_size_bytes: trace.block.bloom_filter_shard_size_bytes,
+            },
+            blocklist_poll: trace.blocklist_poll.max(Duration::from_secs(1)),
+            max_bytes_per_trace,
+            config_yaml: config.to_yaml(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve() {
+        let settings = NodeSettings::from_config(&Config::default()).expect("resolves");
+        assert_eq!(settings.http_listen.port(), 3200);
+        assert_eq!(settings.otlp_grpc_listen.map(|address| address.port()), Some(4317));
+        assert_eq!(settings.otlp_http_listen.map(|address| address.port()), Some(4318));
+    }
+
+    #[test]
+    fn cluster_targets_are_refused_for_now() {
+        assert!(check_target("all").is_ok());
+        assert!(check_target("distributor,ingester,querier").is_ok());
+        assert!(check_target("ingester").is_err());
+        assert!(check_target("scalable-single-binary").is_err());
+    }
+}
