@@ -96,6 +96,10 @@ pub async fn trace_by_id_v1(
         Ok(result) => result,
         Err(response) => return response,
     };
+    if result.span_count == 0 && !result.failed_blocks.is_empty() {
+        let message = format!("failed to read the trace: {}", result.failed_blocks.join("; "));
+        return (StatusCode::INTERNAL_SERVER_ERROR, message).into_response();
+    }
     if result.span_count == 0 {
         return StatusCode::NOT_FOUND.into_response();
     }

@@ -1,43 +1,55 @@
-//! The WAL's disk seam: files in production, memory in tests and the simulation.
+//! The WAL's disk seam and its production implementation: one file per segment.
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
 
-/// Segment storage. Object-safe so the simulation can supply its own.
+/// Where segments live. Production uses files ([`FsWalDisk`]); tests and the simulation use
+/// memory ([`super::MemWalDisk`]). Object-safe.
 pub trait WalDisk: Send + Sync + 'static {
-    /// Segment ids, ascending.
+    /// Every segment id, ascending.
     fn list_segments(&self) -> io::Result<Vec<u64>>;
+    /// The whole contents of a segment, synced or not.
     fn read_segment(&self, id: u64) -> io::Result<Vec<u8>>;
+    /// Creates a new, empty segment and returns its appender. Creating a segment that already
+    /// exists is an error (`ErrorKind::AlreadyExists`); once this returns, the segment's existence
+    /// is durable.
     fn create_segment(&self, id: u64) -> io::Result<Box<dyn WalSegmentWriter>>;
+    /// Cuts a segment to `len` bytes, durably.
     fn truncate_segment(&self, id: u64, len: u64) -> io::Result<()>;
+    /// Deletes a segment, durably.
     fn remove_segment(&self, id: u64) -> io::Result<()>;
 }
 
 /// Appends to one segment.
 pub trait WalSegmentWriter: Send {
+    /// Appends bytes at the end of the segment (not yet durable).
     fn append(&mut self, data: &[u8]) -> io::Result<()>;
     /// Makes every appended byte durable.
     fn sync(&mut self) -> io::Result<()>;
 }
 
-/// Segments as files `%020d.wal` in a folder.
+/// Segments as files named `%020d.wal` in one folder; `sync` is `fdatasync`.
 #[derive(Debug, Clone)]
 pub struct FsWalDisk {
     dir: PathBuf,
 }
 
 impl FsWalDisk {
-    /// Opens (creating) the folder.
+    /// Uses `dir` for segments, creating it (and its parents) if needed.
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
-        let dir = dir.into();
+        let dir: PathBuf = dir.into();
         std::fs::create_dir_all(&dir)?;
         Ok(FsWalDisk { dir })
     }
 
-    fn path(&self, id: u64) -> PathBuf {
+    /// The folder holding the segments.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file that holds segment `id`.
+    pub fn segment_path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("{id:020}.wal"))
     }
 
@@ -46,11 +58,20 @@ impl FsWalDisk {
     }
 }
 
-struct FileSegment {
+/// The segment id of a file name `%020d.wal`; other names are not segments.
+fn segment_id_from_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".wal")?;
+    if digits.len() != 20 || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+struct FileSegmentWriter {
     file: File,
 }
 
-impl WalSegmentWriter for FileSegment {
+impl WalSegmentWriter for FileSegmentWriter {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         self.file.write_all(data)
     }
@@ -64,144 +85,57 @@ impl WalDisk for FsWalDisk {
     fn list_segments(&self) -> io::Result<Vec<u64>> {
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            let Some(stem) = name.to_str().and_then(|text| text.strip_suffix(".wal")) else {
+            let file_name = entry?.file_name();
+            let Some(id) = file_name.to_str().and_then(segment_id_from_file_name) else {
                 continue;
             };
-            if let Ok(id) = stem.parse::<u64>() {
-                ids.push(id);
-            }
+            ids.push(id);
         }
         ids.sort_unstable();
         Ok(ids)
     }
 
     fn read_segment(&self, id: u64) -> io::Result<Vec<u8>> {
-        std::fs::read(self.path(id))
+        std::fs::read(self.segment_path(id))
     }
 
     fn create_segment(&self, id: u64) -> io::Result<Box<dyn WalSegmentWriter>> {
-        let file = OpenOptions::new().create(true).append(true).open(self.path(id))?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(self.segment_path(id))?;
         self.sync_dir()?;
-        Ok(Box::new(FileSegment { file }))
+        Ok(Box::new(FileSegmentWriter { file }))
     }
 
     fn truncate_segment(&self, id: u64, len: u64) -> io::Result<()> {
-        let file = OpenOptions::new().write(true).open(self.path(id))?;
+        let file = OpenOptions::new().write(true).open(self.segment_path(id))?;
         file.set_len(len)?;
         file.sync_all()
     }
 
     fn remove_segment(&self, id: u64) -> io::Result<()> {
-        std::fs::remove_file(self.path(id))?;
+        std::fs::remove_file(self.segment_path(id))?;
         self.sync_dir()
     }
 }
 
-#[derive(Debug, Default, Clone)]
-struct MemSegment {
-    synced: Vec<u8>,
-    unsynced: Vec<u8>,
-}
+#[cfg(test)]
+mod tests {
+    use super::segment_id_from_file_name;
 
-/// Segments in memory; [`MemWalDisk::crash`] loses what was not synced.
-#[derive(Debug, Default, Clone)]
-pub struct MemWalDisk {
-    segments: Arc<Mutex<BTreeMap<u64, MemSegment>>>,
-}
-
-impl MemWalDisk {
-    pub fn new() -> Self {
-        MemWalDisk::default()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, MemSegment>> {
-        self.segments.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Power loss: every unsynced byte disappears.
-    pub fn crash(&self) {
-        for segment in self.lock().values_mut() {
-            segment.unsynced.clear();
-        }
-    }
-
-    /// Flips one byte of a segment's synced contents (tests).
-    pub fn corrupt(&self, segment: u64, offset: usize) {
-        if let Some(found) = self.lock().get_mut(&segment)
-            && let Some(byte) = found.synced.get_mut(offset)
-        {
-            *byte ^= 0xff;
-        }
-    }
-
-    /// Synced length of a segment (tests).
-    pub fn synced_len(&self, segment: u64) -> Option<usize> {
-        self.lock().get(&segment).map(|found| found.synced.len())
-    }
-}
-
-struct MemSegmentWriter {
-    disk: MemWalDisk,
-    id: u64,
-}
-
-impl WalSegmentWriter for MemSegmentWriter {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        let mut segments = self.disk.lock();
-        let segment = segments
-            .get_mut(&self.id)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "segment removed"))?;
-        segment.unsynced.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn sync(&mut self) -> io::Result<()> {
-        let mut segments = self.disk.lock();
-        let segment = segments
-            .get_mut(&self.id)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "segment removed"))?;
-        let pending = std::mem::take(&mut segment.unsynced);
-        segment.synced.extend_from_slice(&pending);
-        Ok(())
-    }
-}
-
-impl WalDisk for MemWalDisk {
-    fn list_segments(&self) -> io::Result<Vec<u64>> {
-        Ok(self.lock().keys().copied().collect())
-    }
-
-    fn read_segment(&self, id: u64) -> io::Result<Vec<u8>> {
-        let segments = self.lock();
-        let segment = segments
-            .get(&id)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such segment"))?;
-        let mut contents = segment.synced.clone();
-        contents.extend_from_slice(&segment.unsynced);
-        Ok(contents)
-    }
-
-    fn create_segment(&self, id: u64) -> io::Result<Box<dyn WalSegmentWriter>> {
-        self.lock().entry(id).or_default();
-        Ok(Box::new(MemSegmentWriter { disk: self.clone(), id }))
-    }
-
-    fn truncate_segment(&self, id: u64, len: u64) -> io::Result<()> {
-        let mut segments = self.lock();
-        let segment = segments
-            .get_mut(&id)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such segment"))?;
-        let mut contents = std::mem::take(&mut segment.synced);
-        contents.extend_from_slice(&segment.unsynced);
-        contents.truncate(len as usize);
-        segment.synced = contents;
-        segment.unsynced.clear();
-        Ok(())
-    }
-
-    fn remove_segment(&self, id: u64) -> io::Result<()> {
-        self.lock().remove(&id);
-        Ok(())
+    #[test]
+    fn only_twenty_digit_wal_names_are_segments() {
+        assert_eq!(
+            segment_id_from_file_name("00000000000000000042.wal"),
+            Some(42)
+        );
+        assert_eq!(segment_id_from_file_name("42.wal"), None);
+        assert_eq!(segment_id_from_file_name("+0000000000000000042.wal"), None);
+        assert_eq!(
+            segment_id_from_file_name("00000000000000000042.wal.tmp"),
+            None
+        );
+        assert_eq!(segment_id_from_file_name("99999999999999999999.wal"), None);
     }
 }

@@ -1,27 +1,40 @@
-//! The write-ahead log: checksummed, length-prefixed records in numbered segments, group commit
-//! (one fsync answers every append queued meanwhile), replay with the torn tail cut.
+//! The write-ahead log: checksummed, length-prefixed records in numbered segments; group commit
+//! (one sync answers every append queued meanwhile); replay that cuts a torn tail at the last
+//! good record.
+//!
+//! Layout: [`record`] is the on-disk format, [`disk`] the disk seam and its file implementation,
+//! [`MemWalDisk`] the in-memory one, [`WalWriter`] the thread-free write logic, `group_commit`
+//! the writer thread's loop, [`replay`] the start-up read, and this file the [`Wal`] handle.
 
 mod disk;
-mod record;
+mod group_commit;
+mod mem_disk;
+pub mod record;
 mod replay;
 mod writer;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-pub use disk::{FsWalDisk, MemWalDisk, WalDisk, WalSegmentWriter};
+pub use disk::{FsWalDisk, WalDisk, WalSegmentWriter};
+pub use group_commit::GROUP_COMMIT_BYTES;
+pub use mem_disk::MemWalDisk;
 pub use record::MAX_RECORD_BYTES;
 pub use replay::{ReplayReport, ReplayedRecord, replay};
 pub use writer::WalWriter;
 
+use group_commit::{Command, Counters, run_writer_loop};
+
 /// WAL settings.
 #[derive(Debug, Clone)]
 pub struct WalConfig {
-    /// A segment larger than this is closed before the next append.
+    /// Once the current segment reaches this size, the next append opens a new segment.
     pub segment_max_bytes: u64,
 }
 
@@ -36,101 +49,175 @@ impl Default for WalConfig {
 /// Why a WAL operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
+    /// The disk failed.
     #[error("wal i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// The WAL stopped accepting writes after an earlier write or sync failure (or its writer
+    /// thread is gone).
     #[error("the wal is closed after an earlier write failure")]
     Closed,
+    /// The payload is larger than [`MAX_RECORD_BYTES`].
     #[error("wal record of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
+    /// Empty payloads are not accepted (a zero length marks a zeroed tail on disk).
+    #[error("wal records must not be empty")]
+    EmptyRecord,
+    /// A segment file does not start with the WAL header: not ours, left untouched.
+    #[error("wal segment {segment} is not a wal segment (bad header); move it away to start")]
+    ForeignSegment { segment: u64 },
+    /// A segment was written by another format version, left untouched.
+    #[error("wal segment {segment} has unsupported format version {version}")]
+    UnsupportedVersion { segment: u64, version: u8 },
+    /// The segment id reached `u64::MAX`.
+    #[error("wal segment ids exhausted")]
+    SegmentIdsExhausted,
 }
 
-/// Where a record was written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl WalError {
+    /// A copy for each caller of a failed batch (`io::Error` is not `Clone`; the kind is kept).
+    fn duplicate(&self) -> WalError {
+        match self {
+            WalError::Io(error) => {
+                WalError::Io(std::io::Error::new(error.kind(), error.to_string()))
+            }
+            WalError::Closed => WalError::Closed,
+            WalError::TooLarge { size, limit } => WalError::TooLarge {
+                size: *size,
+                limit: *limit,
+            },
+            WalError::EmptyRecord => WalError::EmptyRecord,
+            WalError::ForeignSegment { segment } => WalError::ForeignSegment { segment: *segment },
+            WalError::UnsupportedVersion { segment, version } => WalError::UnsupportedVersion {
+                segment: *segment,
+                version: *version,
+            },
+            WalError::SegmentIdsExhausted => WalError::SegmentIdsExhausted,
+        }
+    }
+}
+
+/// Where a record was written: its segment and the byte offset of its framing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WalPosition {
     pub segment: u64,
     pub offset: u64,
 }
 
-/// Counters since start.
-#[derive(Clone, Copy, Debug, Default)]
+/// Counters since the WAL was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WalStats {
+    /// Records appended and synced.
     pub appends: u64,
+    /// Syncs issued (one per group commit, plus one per new segment header).
     pub fsyncs: u64,
+    /// Payload bytes appended and synced (framing excluded).
     pub bytes: u64,
 }
 
-#[derive(Default)]
-struct Counters {
-    appends: AtomicU64,
-    fsyncs: AtomicU64,
-    bytes: AtomicU64,
-    current_segment: AtomicU64,
-}
+/// An operation already queued to the writer; await it for the outcome.
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, WalError>> + Send>>;
 
-enum Command {
-    Append(Bytes, oneshot::Sender<Result<WalPosition, WalError>>),
-    Rotate(oneshot::Sender<Result<u64, WalError>>),
-    RemoveBelow(u64, oneshot::Sender<Result<(), WalError>>),
-}
-
-/// Most bytes written by one group commit.
-const GROUP_COMMIT_BYTES: usize = 8 * 1024 * 1024;
-
-/// The WAL handle: cheap to clone; the writer thread stops when every clone is dropped.
+/// The WAL handle: cheap to clone, `Send + Sync`. When the last clone is dropped, the writer
+/// thread finishes every queued command and the drop waits for it to exit, so a dropped WAL never
+/// writes again (a simulated crash can follow the drop safely).
 #[derive(Clone)]
 pub struct Wal {
-    commands: mpsc::Sender<Command>,
-    counters: Arc<Counters>,
+    shared: Arc<WalShared>,
 }
 
-/// A submitted operation; await it for the outcome.
-pub type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, WalError>> + Send>>;
+struct WalShared {
+    commands: Option<mpsc::Sender<Command>>,
+    counters: Arc<Counters>,
+    writer_thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for WalShared {
+    fn drop(&mut self) {
+        drop(self.commands.take());
+        let Some(writer_thread) = self.writer_thread.take() else {
+            return;
+        };
+        if writer_thread.join().is_err() {
+            tracing::error!("wal writer thread panicked");
+        }
+    }
+}
 
 fn pending<T: Send + 'static>(receiver: oneshot::Receiver<Result<T, WalError>>) -> Pending<T> {
     Box::pin(async move { receiver.await.unwrap_or(Err(WalError::Closed)) })
 }
 
+fn ready<T: Send + 'static>(outcome: Result<T, WalError>) -> Pending<T> {
+    Box::pin(std::future::ready(outcome))
+}
+
 impl Wal {
-    /// Replays every segment (cutting a torn tail), then starts a new segment for appends.
-    pub fn open(disk: Arc<dyn WalDisk>, config: WalConfig) -> Result<(Wal, ReplayReport), WalError> {
+    /// Replays every segment in order (validating each record), cuts a torn or corrupt tail at the
+    /// last good record (truncating the segment, logged), then starts a new segment (id = largest
+    /// existing + 1, or 1) for appends. A corrupt record in the middle of an older segment ends
+    /// that segment there (logged); later segments are still replayed. A foreign or
+    /// other-version segment fails the open and is left untouched.
+    pub fn open(
+        disk: Arc<dyn WalDisk>,
+        config: WalConfig,
+    ) -> Result<(Wal, ReplayReport), WalError> {
         let report = replay(disk.as_ref())?;
-        let next_segment = disk.list_segments()?.last().map_or(1, |last| last + 1);
+        let next_segment = match disk.list_segments()?.last() {
+            Some(last) => last.checked_add(1).ok_or(WalError::SegmentIdsExhausted)?,
+            None => 1,
+        };
         let writer = WalWriter::create(Arc::clone(&disk), next_segment, config.segment_max_bytes)?;
         let counters = Arc::new(Counters::default());
-        counters.current_segment.store(next_segment, Ordering::SeqCst);
+        counters
+            .current_segment
+            .store(next_segment, Ordering::SeqCst);
         let (sender, receiver) = mpsc::channel();
         let thread_counters = Arc::clone(&counters);
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("wal-writer".to_owned())
-            .spawn(move || run_writer(writer, receiver, thread_counters))?;
+            .spawn(move || run_writer_loop(writer, receiver, thread_counters))?;
+        tracing::info!(
+            segments = report.segments,
+            records = report.records.len(),
+            truncated_bytes = report.truncated_bytes,
+            segment = next_segment,
+            "wal opened"
+        );
+        let shared = WalShared {
+            commands: Some(sender),
+            counters,
+            writer_thread: Some(writer_thread),
+        };
         Ok((
             Wal {
-                commands: sender,
-                counters,
+                shared: Arc::new(shared),
             },
             report,
         ))
     }
 
-    /// Queues an append now; the returned future resolves once the record is synced.
+    fn send(&self, command: Command) -> Result<(), WalError> {
+        let Some(commands) = &self.shared.commands else {
+            return Err(WalError::Closed);
+        };
+        commands.send(command).map_err(|_| WalError::Closed)
+    }
+
+    /// Queues an append now (ordering it after everything queued before) and returns a future that
+    /// resolves once the record is written and synced.
     pub fn submit_append(&self, payload: Bytes) -> Pending<WalPosition> {
-        if payload.len() > MAX_RECORD_BYTES {
-            let size = payload.len();
-            return Box::pin(async move {
-                Err(WalError::TooLarge {
-                    size,
-                    limit: MAX_RECORD_BYTES,
-                })
-            });
+        if let Err(error) = record::validate_payload(&payload) {
+            return ready(Err(error));
         }
-        let (sender, receiver) = oneshot::channel();
-        if self.commands.send(Command::Append(payload, sender)).is_err() {
-            return Box::pin(async { Err(WalError::Closed) });
+        let (reply, receiver) = oneshot::channel();
+        if let Err(error) = self.send(Command::Append { payload, reply }) {
+            return ready(Err(error));
         }
         pending(receiver)
     }
 
-    /// Appends a record; resolves once it is written and synced.
+    /// Group commit: resolves only after the record is written and synced; many concurrent
+    /// appends share one sync.
     pub async fn append(&self, payload: Bytes) -> Result<WalPosition, WalError> {
         self.submit_append(payload).await
     }
@@ -138,109 +225,40 @@ impl Wal {
     /// Queues a rotation now; resolves to the new segment id. Every append submitted before lives
     /// in a lower segment.
     pub fn submit_rotate(&self) -> Pending<u64> {
-        let (sender, receiver) = oneshot::channel();
-        if self.commands.send(Command::Rotate(sender)).is_err() {
-            return Box::pin(async { Err(WalError::Closed) });
+        let (reply, receiver) = oneshot::channel();
+        if let Err(error) = self.send(Command::Rotate { reply }) {
+            return ready(Err(error));
         }
         pending(receiver)
     }
 
-    /// Closes the current segment and starts the next; returns the new segment id.
+    /// Closes the current segment and opens the next; returns the new segment id. Every record
+    /// whose append resolved (or was submitted) before rotate was called lives in a segment below
+    /// the returned id.
     pub async fn rotate(&self) -> Result<u64, WalError> {
         self.submit_rotate().await
     }
 
-    /// Deletes every segment with an id below `segment`.
+    /// Deletes every segment with an id below `segment`, never the current one.
     pub async fn remove_segments_below(&self, segment: u64) -> Result<(), WalError> {
-        let (sender, receiver) = oneshot::channel();
-        if self.commands.send(Command::RemoveBelow(segment, sender)).is_err() {
-            return Err(WalError::Closed);
-        }
+        let (reply, receiver) = oneshot::channel();
+        self.send(Command::RemoveBelow { segment, reply })?;
         pending(receiver).await
     }
 
-    /// Counters since start.
+    /// Counters since open.
     pub fn stats(&self) -> WalStats {
+        let counters = &self.shared.counters;
         WalStats {
-            appends: self.counters.appends.load(Ordering::Relaxed),
-            fsyncs: self.counters.fsyncs.load(Ordering::Relaxed),
-            bytes: self.counters.bytes.load(Ordering::Relaxed),
+            appends: counters.appends.load(Ordering::Relaxed),
+            fsyncs: counters.fsyncs.load(Ordering::Relaxed),
+            bytes: counters.bytes.load(Ordering::Relaxed),
         }
     }
 
     /// The segment appends currently go to.
     pub fn current_segment(&self) -> u64 {
-        self.counters.current_segment.load(Ordering::SeqCst)
-    }
-}
-
-fn run_writer(mut writer: WalWriter, commands: mpsc::Receiver<Command>, counters: Arc<Counters>) {
-    let mut failed = false;
-    let mut next_command: Option<Command> = None;
-    loop {
-        let first = match next_command.take() {
-            Some(command) => command,
-            None => match commands.recv() {
-                Ok(command) => command,
-                Err(_) => return,
-            },
-        };
-        match first {
-            Command::Rotate(reply) => {
-                let outcome = if failed { Err(WalError::Closed) } else { writer.rotate() };
-                if let Ok(segment) = &outcome {
-                    counters.current_segment.store(*segment, Ordering::SeqCst);
-                }
-                let _ = reply.send(outcome);
-            }
-            Command::RemoveBelow(segment, reply) => {
-                let _ = reply.send(writer.remove_segments_below(segment));
-            }
-            Command::Append(payload, reply) => {
-                let mut payloads = vec![payload];
-                let mut replies = vec![reply];
-                let mut batch_bytes = payloads[0].len();
-                while batch_bytes < GROUP_COMMIT_BYTES {
-                    match commands.try_recv() {
-                        Ok(Command::Append(more, more_reply)) => {
-                            batch_bytes += more.len();
-                            payloads.push(more);
-                            replies.push(more_reply);
-                        }
-                        Ok(other) => {
-                            next_command = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if failed {
-                    for reply in replies {
-                        let _ = reply.send(Err(WalError::Closed));
-                    }
-                    continue;
-                }
-                match writer.write_batch(&payloads) {
-                    Ok(positions) => {
-                        counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-                        counters.appends.fetch_add(payloads.len() as u64, Ordering::Relaxed);
-                        counters.bytes.fetch_add(batch_bytes as u64, Ordering::Relaxed);
-                        counters.current_segment.store(writer.segment_id(), Ordering::SeqCst);
-                        for (reply, position) in replies.into_iter().zip(positions) {
-                            let _ = reply.send(Ok(position));
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "wal write failed; refusing further appends");
-                        failed = true;
-                        let message = error.to_string();
-                        for reply in replies {
-                            let _ = reply.send(Err(WalError::Io(std::io::Error::other(message.clone()))));
-                        }
-                    }
-                }
-            }
-        }
+        self.shared.counters.current_segment.load(Ordering::SeqCst)
     }
 }
 
