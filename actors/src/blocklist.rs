@@ -31,7 +31,12 @@ impl BlockList {
     }
 
     /// The blocks of a tenant overlapping `[start, end]` unix seconds (all when not given).
-    pub fn blocks(&self, tenant: &str, start_seconds: Option<i64>, end_seconds: Option<i64>) -> Vec<BlockMeta> {
+    pub fn blocks(
+        &self,
+        tenant: &str,
+        start_seconds: Option<i64>,
+        end_seconds: Option<i64>,
+    ) -> Vec<BlockMeta> {
         let Ok(tenants) = self.tenants.read() else {
             return Vec::new();
         };

@@ -25,7 +25,11 @@ impl LocalIngester {
 
 #[async_trait]
 impl PushTarget for LocalIngester {
-    async fn push(&self, tenant: String, fragments: Vec<TraceFragment>) -> Result<Vec<TracePushOutcome>, PushError> {
+    async fn push(
+        &self,
+        tenant: String,
+        fragments: Vec<TraceFragment>,
+    ) -> Result<Vec<TracePushOutcome>, PushError> {
         self.ingester
             .send(PushFragments { tenant, fragments })
             .await

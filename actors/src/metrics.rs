@@ -145,7 +145,10 @@ impl ComponentMetrics {
     }
 
     pub fn record_discarded(&self, tenant: &str, reason: DiscardReason, spans: u64) {
-        let labels = vec![("tenant", tenant.to_owned()), ("reason", reason.as_str().to_owned())];
+        let labels = vec![
+            ("tenant", tenant.to_owned()),
+            ("reason", reason.as_str().to_owned()),
+        ];
         self.discarded_spans.get_or_create(&labels).inc_by(spans);
     }
 

@@ -39,9 +39,16 @@ fn start_node(disk: &MemWalDisk, store: &Arc<dyn BlockStore>, limits: TenantLimi
         max_block_bytes: u64::MAX,
         flush_check_period: Duration::from_millis(20),
     };
-    let mut logic = Ingester::new(cut, limits, Arc::clone(&clock), Arc::new(SeededIds::new(3)), metrics.clone());
+    let mut logic = Ingester::new(
+        cut,
+        limits,
+        Arc::clone(&clock),
+        Arc::new(SeededIds::new(3)),
+        metrics.clone(),
+    );
     for record in report.records {
-        let (tenant, fragments) = WalRecord::decode_payload(record.payload).expect("record decodes");
+        let (tenant, fragments) =
+            WalRecord::decode_payload(record.payload).expect("record decodes");
         logic.replay(&tenant, fragments);
     }
     let blocklist = Arc::new(BlockList::new());
@@ -62,10 +69,20 @@ fn start_node(disk: &MemWalDisk, store: &Arc<dyn BlockStore>, limits: TenantLimi
         },
         max_attribute_bytes: 2048,
     };
-    let distributor =
-        DistributorActor::new(Distributor::new(settings, clock, metrics.clone()), local.clone(), metrics.clone()).start();
+    let distributor = DistributorActor::new(
+        Distributor::new(settings, clock, metrics.clone()),
+        local.clone(),
+        metrics.clone(),
+    )
+    .start();
     let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new(1 << 20));
-    let querier = Querier::new(Arc::clone(store), cache, Arc::clone(&blocklist), local, metrics);
+    let querier = Querier::new(
+        Arc::clone(store),
+        cache,
+        Arc::clone(&blocklist),
+        local,
+        metrics,
+    );
     Node {
         distributor,
         ingester,
@@ -93,7 +110,12 @@ fn push_of(trace: u8, spans: std::ops::Range<u8>) -> Vec<ResourceSpans> {
     }]
 }
 
-async fn push(node: &Node, tenant: &str, trace: u8, spans: std::ops::Range<u8>) -> Result<(), PushError> {
+async fn push(
+    node: &Node,
+    tenant: &str,
+    trace: u8,
+    spans: std::ops::Range<u8>,
+) -> Result<(), PushError> {
     node.distributor
         .send(PushTraces {
             tenant: tenant.to_owned(),
@@ -114,7 +136,11 @@ async fn span_count(node: &Node, tenant: &str, trace: u8, mode: FindMode) -> usi
         end_seconds: None,
     };
     let result = node.querier.find_trace_by_id(&request).await;
-    assert!(result.failed_blocks.is_empty(), "no read failures: {:?}", result.failed_blocks);
+    assert!(
+        result.failed_blocks.is_empty(),
+        "no read failures: {:?}",
+        result.failed_blocks
+    );
     result.span_count
 }
 
@@ -134,26 +160,52 @@ async fn acknowledged_spans_survive_a_crash_and_reach_blocks() {
     push(&node, "a", 2, 1..3).await.expect("push accepted");
     push(&node, "b", 1, 10..11).await.expect("push accepted");
     assert_eq!(span_count(&node, "a", 1, FindMode::All).await, 3);
-    assert_eq!(span_count(&node, "b", 1, FindMode::All).await, 1, "tenants are isolated");
+    assert_eq!(
+        span_count(&node, "b", 1, FindMode::All).await,
+        1,
+        "tenants are isolated"
+    );
 
     // Crash: unsynced WAL bytes are lost, memory is gone.
     disk.crash();
     let restarted = start_node(&disk, &store, no_limits());
-    assert_eq!(span_count(&restarted, "a", 1, FindMode::All).await, 3, "replayed from the wal");
+    assert_eq!(
+        span_count(&restarted, "a", 1, FindMode::All).await,
+        3,
+        "replayed from the wal"
+    );
     assert_eq!(span_count(&restarted, "a", 2, FindMode::All).await, 2);
 
     // The same trace gets more spans (and a duplicate) after replay; then everything is flushed.
     push(&restarted, "a", 1, 3..6).await.expect("push accepted");
-    restarted.ingester.send(FlushAll).await.expect("flush requested");
+    restarted
+        .ingester
+        .send(FlushAll)
+        .await
+        .expect("flush requested");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while restarted.blocklist.len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "blocks were not flushed in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "blocks were not flushed in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(list_blocks(store.as_ref(), "a").await.expect("lists").len(), 1);
-    assert_eq!(span_count(&restarted, "a", 1, FindMode::Blocks).await, 5, "no duplicates from blocks");
+    assert_eq!(
+        list_blocks(store.as_ref(), "a").await.expect("lists").len(),
+        1
+    );
+    assert_eq!(
+        span_count(&restarted, "a", 1, FindMode::Blocks).await,
+        5,
+        "no duplicates from blocks"
+    );
     assert_eq!(span_count(&restarted, "a", 1, FindMode::All).await, 5);
-    assert_eq!(span_count(&restarted, "a", 1, FindMode::Ingesters).await, 0, "flushed data left memory");
+    assert_eq!(
+        span_count(&restarted, "a", 1, FindMode::Ingesters).await,
+        0,
+        "flushed data left memory"
+    );
 
     // After the flush the WAL holds nothing that must be replayed: a crash now keeps blocks only.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -161,7 +213,11 @@ async fn acknowledged_spans_survive_a_crash_and_reach_blocks() {
     let third = start_node(&disk, &store, no_limits());
     third.blocklist.poll(store.as_ref()).await.expect("polls");
     assert_eq!(span_count(&third, "a", 1, FindMode::All).await, 5);
-    assert_eq!(span_count(&third, "a", 1, FindMode::Ingesters).await, 0, "old wal segments removed");
+    assert_eq!(
+        span_count(&third, "a", 1, FindMode::Ingesters).await,
+        0,
+        "old wal segments removed"
+    );
 }
 
 #[actix_rt::test]
@@ -173,10 +229,23 @@ async fn invalid_pushes_and_limits_are_refused() {
         max_bytes_per_trace: 0,
     };
     let node = start_node(&disk, &store, limits);
-    let error = push(&node, "a", 1, 0..2).await.expect_err("zero span id refuses the push");
+    let error = push(&node, "a", 1, 0..2)
+        .await
+        .expect_err("zero span id refuses the push");
     assert!(matches!(error, PushError::InvalidArgument(_)), "{error:?}");
-    assert_eq!(span_count(&node, "a", 1, FindMode::All).await, 0, "nothing of a refused push is stored");
-    push(&node, "a", 1, 1..2).await.expect("first trace accepted");
-    let error = push(&node, "a", 2, 1..2).await.expect_err("second live trace refused");
-    assert!(matches!(error, PushError::ResourceExhausted(ref text) if text.starts_with("LIVE_TRACES_EXCEEDED")), "{error:?}");
+    assert_eq!(
+        span_count(&node, "a", 1, FindMode::All).await,
+        0,
+        "nothing of a refused push is stored"
+    );
+    push(&node, "a", 1, 1..2)
+        .await
+        .expect("first trace accepted");
+    let error = push(&node, "a", 2, 1..2)
+        .await
+        .expect_err("second live trace refused");
+    assert!(
+        matches!(error, PushError::ResourceExhausted(ref text) if text.starts_with("LIVE_TRACES_EXCEEDED")),
+        "{error:?}"
+    );
 }

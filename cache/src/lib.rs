@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use bytes::Bytes;
-use foyer::{BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCacheBuilder, PsyncIoEngineConfig};
+use foyer::{
+    BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCacheBuilder, PsyncIoEngineConfig,
+};
 
 /// A byte cache keyed by strings (`bloom/<tenant>/<block>/<shard>`, `footer/<tenant>/<block>`).
 #[async_trait]
@@ -83,7 +85,8 @@ pub struct HybridCache {
 impl HybridCache {
     /// Opens (or creates) the disk tier in `dir`.
     pub async fn open(dir: &Path, memory_bytes: usize, disk_bytes: usize) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("failed to create cache folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create cache folder {}", dir.display()))?;
         let device = FsDeviceBuilder::new(dir)
             .with_capacity(disk_bytes.max(16 * 1024 * 1024))
             .build()
@@ -106,7 +109,10 @@ impl HybridCache {
 
     /// Flushes and closes the disk tier.
     pub async fn close(&self) -> anyhow::Result<()> {
-        self.inner.close().await.context("failed to close the hybrid cache")
+        self.inner
+            .close()
+            .await
+            .context("failed to close the hybrid cache")
     }
 
     pub fn stats(&self) -> &CacheStats {
@@ -166,9 +172,14 @@ mod tests {
     #[tokio::test]
     async fn hybrid_cache_round_trips() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cache = HybridCache::open(dir.path(), 1024 * 1024, 32 * 1024 * 1024).await.expect("opens");
+        let cache = HybridCache::open(dir.path(), 1024 * 1024, 32 * 1024 * 1024)
+            .await
+            .expect("opens");
         cache.insert("footer/t/b".into(), Bytes::from(vec![7u8; 4096]));
-        assert_eq!(cache.get("footer/t/b").await.map(|value| value.len()), Some(4096));
+        assert_eq!(
+            cache.get("footer/t/b").await.map(|value| value.len()),
+            Some(4096)
+        );
         assert_eq!(cache.get("missing").await, None);
         cache.close().await.expect("closes");
     }

@@ -11,14 +11,14 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 use tonic::codec::CompressionEncoding;
 use vivace_actors::blocklist::BlockList;
-use vivace_actors::distributor::actor::DistributorActor;
 use vivace_actors::distributor::Distributor;
+use vivace_actors::distributor::actor::DistributorActor;
+use vivace_actors::ingester::Ingester;
 use vivace_actors::ingester::actor::IngesterActor;
 use vivace_actors::ingester::wal_record::WalRecord;
-use vivace_actors::ingester::Ingester;
 use vivace_actors::local::LocalIngester;
-use vivace_actors::querier::actor::QuerierActor;
 use vivace_actors::querier::Querier;
+use vivace_actors::querier::actor::QuerierActor;
 use vivace_actors::seams::{Clock, IdSource, RandomIds, SystemClock};
 use vivace_cache::{Cache, HybridCache};
 use vivace_proto::otlp::collector::trace_service_server::TraceServiceServer;
@@ -62,8 +62,13 @@ fn start_actors(inputs: ActorInputs) -> Actors {
     )
     .start();
     let local = Arc::new(LocalIngester::new(ingester.clone()));
-    let distributor_logic = Distributor::new(inputs.settings.distributor, Arc::clone(&inputs.clock), metrics.clone());
-    let distributor = DistributorActor::new(distributor_logic, local.clone(), metrics.clone()).start();
+    let distributor_logic = Distributor::new(
+        inputs.settings.distributor,
+        Arc::clone(&inputs.clock),
+        metrics.clone(),
+    );
+    let distributor =
+        DistributorActor::new(distributor_logic, local.clone(), metrics.clone()).start();
     let querier_logic = Querier::new(inputs.store, inputs.cache, inputs.blocklist, local, metrics);
     let querier = QuerierActor::new(querier_logic, inputs.io_runtime).start();
     Actors {
@@ -88,11 +93,17 @@ fn spawn_actor_system(inputs: ActorInputs) -> anyhow::Result<Actors> {
             }
         })
         .context("failed to start the actor thread")?;
-    receiver.recv().context("the actor thread stopped before starting the actors")
+    receiver
+        .recv()
+        .context("the actor thread stopped before starting the actors")
 }
 
 /// Replays the WAL into a fresh ingester.
-fn replay(ingester: &mut Ingester, records: Vec<vivace_storage::wal::ReplayedRecord>, telemetry: &Telemetry) {
+fn replay(
+    ingester: &mut Ingester,
+    records: Vec<vivace_storage::wal::ReplayedRecord>,
+    telemetry: &Telemetry,
+) {
     for record in records {
         match WalRecord::decode_payload(record.payload) {
             Ok((tenant, fragments)) => {
@@ -113,10 +124,8 @@ async fn bind(address: SocketAddr, what: &str) -> anyhow::Result<tokio::net::Tcp
         .with_context(|| format!("failed to bind the {what} server to {address}"))
 }
 
-fn shutdown_signal(mut stop: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    }
+async fn shutdown_signal(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 /// Starts the node and runs until SIGTERM or SIGINT.
@@ -126,21 +135,37 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn IdSource> = Arc::new(RandomIds);
 
-    let disk = FsWalDisk::new(&settings.wal_path)
-        .with_context(|| format!("failed to open the wal folder {}", settings.wal_path.display()))?;
-    let (wal, report) = Wal::open(Arc::new(disk), WalConfig::default()).context("failed to open the wal")?;
+    let disk = FsWalDisk::new(&settings.wal_path).with_context(|| {
+        format!(
+            "failed to open the wal folder {}",
+            settings.wal_path.display()
+        )
+    })?;
+    let (wal, report) =
+        Wal::open(Arc::new(disk), WalConfig::default()).context("failed to open the wal")?;
     let telemetry = Arc::new(Telemetry::new(Some(wal.clone())));
     let store: Arc<dyn BlockStore> = Arc::new(
-        ObjectStoreBackend::local(&settings.blocks_path)
-            .with_context(|| format!("failed to open local storage {}", settings.blocks_path.display()))?,
+        ObjectStoreBackend::local(&settings.blocks_path).with_context(|| {
+            format!(
+                "failed to open local storage {}",
+                settings.blocks_path.display()
+            )
+        })?,
     );
     let cache: Arc<dyn Cache> = Arc::new(
-        HybridCache::open(&settings.cache.path, settings.cache.memory_bytes, settings.cache.disk_bytes)
-            .await
-            .context("failed to open the cache")?,
+        HybridCache::open(
+            &settings.cache.path,
+            settings.cache.memory_bytes,
+            settings.cache.disk_bytes,
+        )
+        .await
+        .context("failed to open the cache")?,
     );
     let blocklist = Arc::new(BlockList::new());
-    let polled = blocklist.poll(store.as_ref()).await.context("failed to list blocks")?;
+    let polled = blocklist
+        .poll(store.as_ref())
+        .await
+        .context("failed to list blocks")?;
 
     let mut ingester = Ingester::new(
         settings.cut.clone(),
@@ -188,7 +213,10 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
     let api = api_router(api_state, &settings.http_api_prefix);
     let api_stop = shutdown_signal(stop_receiver.clone());
     servers.spawn(async move {
-        axum::serve(api_listener, api).with_graceful_shutdown(api_stop).await.context("HTTP server failed")
+        axum::serve(api_listener, api)
+            .with_graceful_shutdown(api_stop)
+            .await
+            .context("HTTP server failed")
     });
 
     let ingest_state = Arc::new(IngestState {
@@ -201,7 +229,10 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
         let router = otlp_http_router(Arc::clone(&ingest_state));
         let stop = shutdown_signal(stop_receiver.clone());
         servers.spawn(async move {
-            axum::serve(listener, router).with_graceful_shutdown(stop).await.context("OTLP HTTP server failed")
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+                .context("OTLP HTTP server failed")
         });
     }
     let grpc_addresses = settings

@@ -38,7 +38,12 @@ fn span_count(request: &ExportTraceServiceRequest) -> u64 {
         .sum()
 }
 
-async fn push(state: &IngestState, tenant: String, request: ExportTraceServiceRequest, request_bytes: u64) -> Result<(), PushError> {
+async fn push(
+    state: &IngestState,
+    tenant: String,
+    request: ExportTraceServiceRequest,
+    request_bytes: u64,
+) -> Result<(), PushError> {
     let message = PushTraces {
         tenant,
         span_count: span_count(&request),
@@ -128,7 +133,12 @@ fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
     }
 }
 
-fn error_response(format: BodyFormat, status: StatusCode, grpc_code: tonic::Code, message: String) -> Response {
+fn error_response(
+    format: BodyFormat,
+    status: StatusCode,
+    grpc_code: tonic::Code,
+    message: String,
+) -> Response {
     let body = RpcStatus {
         code: grpc_code as i32,
         message,
@@ -137,7 +147,12 @@ fn error_response(format: BodyFormat, status: StatusCode, grpc_code: tonic::Code
         BodyFormat::Protobuf => body.encode_to_vec(),
         BodyFormat::Json => serde_json::to_vec(&body).unwrap_or_default(),
     };
-    (status, [(header::CONTENT_TYPE, format.content_type())], encoded).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, format.content_type())],
+        encoded,
+    )
+        .into_response()
 }
 
 /// Inflates a gzip body, refusing more than `limit` bytes of output.
@@ -149,7 +164,9 @@ fn gunzip_limited(body: &[u8], limit: usize) -> Result<Vec<u8>, String> {
         .read_to_end(&mut inflated)
         .map_err(|error| format!("invalid gzip body: {error}"))?;
     if inflated.len() > limit {
-        return Err(format!("decompressed request body exceeds the limit of {limit} bytes"));
+        return Err(format!(
+            "decompressed request body exceeds the limit of {limit} bytes"
+        ));
     }
     Ok(inflated)
 }
@@ -163,7 +180,11 @@ fn decode_body(format: BodyFormat, body: &[u8]) -> Result<ExportTraceServiceRequ
     }
 }
 
-async fn export_http(State(state): State<Arc<IngestState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn export_http(
+    State(state): State<Arc<IngestState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(format) = body_format(&headers) else {
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -173,7 +194,14 @@ async fn export_http(State(state): State<Arc<IngestState>>, headers: HeaderMap, 
     };
     let tenant = match tenant_from_headers(&headers, state.multitenancy_enabled) {
         Ok(tenant) => tenant,
-        Err(error) => return error_response(format, StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated, error.to_string()),
+        Err(error) => {
+            return error_response(
+                format,
+                StatusCode::UNAUTHORIZED,
+                tonic::Code::Unauthenticated,
+                error.to_string(),
+            );
+        }
     };
     let encoding = headers
         .get(header::CONTENT_ENCODING)
@@ -189,23 +217,49 @@ async fn export_http(State(state): State<Arc<IngestState>>, headers: HeaderMap, 
                 inflated = bytes;
                 &inflated
             }
-            Err(message) => return error_response(format, StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument, message),
+            Err(message) => {
+                return error_response(
+                    format,
+                    StatusCode::BAD_REQUEST,
+                    tonic::Code::InvalidArgument,
+                    message,
+                );
+            }
         },
         other => {
             let message = format!("unsupported content encoding {other:?}, supported: gzip");
-            return error_response(format, StatusCode::UNSUPPORTED_MEDIA_TYPE, tonic::Code::InvalidArgument, message);
+            return error_response(
+                format,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                tonic::Code::InvalidArgument,
+                message,
+            );
         }
     };
     let request = match decode_body(format, raw) {
         Ok(request) => request,
-        Err(message) => return error_response(format, StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument, message),
+        Err(message) => {
+            return error_response(
+                format,
+                StatusCode::BAD_REQUEST,
+                tonic::Code::InvalidArgument,
+                message,
+            );
+        }
     };
     let request_bytes = raw.len() as u64;
     if let Err(error) = push(&state, tenant, request, request_bytes).await {
         let (status, code) = match &error {
-            PushError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument),
-            PushError::ResourceExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted),
-            PushError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable),
+            PushError::InvalidArgument(_) => {
+                (StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument)
+            }
+            PushError::ResourceExhausted(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                tonic::Code::ResourceExhausted,
+            ),
+            PushError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable)
+            }
             PushError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal),
         };
         return error_response(format, status, code, error.to_string());
@@ -214,7 +268,12 @@ async fn export_http(State(state): State<Arc<IngestState>>, headers: HeaderMap, 
         BodyFormat::Protobuf => ExportTraceServiceResponse::default().encode_to_vec(),
         BodyFormat::Json => b"{}".to_vec(),
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, format.content_type())], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 /// The OTLP/HTTP router (`POST /v1/traces`).
@@ -237,14 +296,20 @@ mod tests {
         encoder.write_all(&vec![0u8; 100_000]).expect("compress");
         let compressed = encoder.finish().expect("finish");
         assert!(gunzip_limited(&compressed, 1_000).is_err());
-        assert_eq!(gunzip_limited(&compressed, 200_000).map(|bytes| bytes.len()), Ok(100_000));
+        assert_eq!(
+            gunzip_limited(&compressed, 200_000).map(|bytes| bytes.len()),
+            Ok(100_000)
+        );
         assert!(gunzip_limited(b"not gzip", 1_000).is_err());
     }
 
     #[test]
     fn content_types() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().expect("header"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().expect("header"),
+        );
         assert!(body_format(&headers) == Some(BodyFormat::Json));
         headers.insert(header::CONTENT_TYPE, "text/plain".parse().expect("header"));
         assert!(body_format(&headers).is_none());

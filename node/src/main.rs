@@ -14,10 +14,15 @@ mod telemetry;
 use std::process::ExitCode;
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},h2=warn,hyper=warn,tower=warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},h2=warn,hyper=warn,tower=warn"))
+    });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -33,7 +38,11 @@ fn main() -> ExitCode {
         }
     };
     if loaded.print_version {
-        println!("vivace, version {} (Tempo API {})", env!("CARGO_PKG_VERSION"), http::TEMPO_API_VERSION);
+        println!(
+            "vivace, version {} (Tempo API {})",
+            env!("CARGO_PKG_VERSION"),
+            http::TEMPO_API_VERSION
+        );
         return ExitCode::SUCCESS;
     }
     if loaded.print_help {
@@ -51,7 +60,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vivace-io").build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vivace-io")
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("vivace: failed to start the runtime: {error}");

@@ -42,21 +42,36 @@ pub struct NodeSettings {
 }
 
 /// Components a single process can run today.
-const MONOLITH_COMPONENTS: &[&str] = &["distributor", "ingester", "querier", "query-frontend", "compactor", "metrics-generator"];
+const MONOLITH_COMPONENTS: &[&str] = &[
+    "distributor",
+    "ingester",
+    "querier",
+    "query-frontend",
+    "compactor",
+    "metrics-generator",
+];
 
 fn check_target(target: &str) -> anyhow::Result<()> {
     if target == "all" {
         return Ok(());
     }
-    let components: Vec<&str> = target.split(',').map(str::trim).filter(|name| !name.is_empty()).collect();
+    let components: Vec<&str> = target
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
     for component in &components {
         if *component == "scalable-single-binary" || !MONOLITH_COMPONENTS.contains(component) {
-            bail!("target {component} is not supported yet: vivace runs as a single process with --target=all");
+            bail!(
+                "target {component} is not supported yet: vivace runs as a single process with --target=all"
+            );
         }
     }
     for needed in ["distributor", "ingester", "querier"] {
         if !components.contains(&needed) {
-            bail!("target {target} is not supported yet: a single process needs distributor, ingester and querier (use --target=all)");
+            bail!(
+                "target {target} is not supported yet: a single process needs distributor, ingester and querier (use --target=all)"
+            );
         }
     }
     Ok(())
@@ -69,7 +84,11 @@ fn resolve(host: &str, port: u16, what: &str) -> anyhow::Result<SocketAddr> {
 }
 
 fn resolve_endpoint(endpoint: &str, what: &str) -> anyhow::Result<SocketAddr> {
-    let with_host = if endpoint.starts_with(':') { format!("0.0.0.0{endpoint}") } else { endpoint.to_owned() };
+    let with_host = if endpoint.starts_with(':') {
+        format!("0.0.0.0{endpoint}")
+    } else {
+        endpoint.to_owned()
+    };
     with_host
         .to_socket_addrs()
         .with_context(|| format!("invalid {what} address {endpoint:?}"))?
@@ -146,8 +165,14 @@ mod tests {
     fn defaults_resolve() {
         let settings = NodeSettings::from_config(&Config::default()).expect("resolves");
         assert_eq!(settings.http_listen.port(), 3200);
-        assert_eq!(settings.otlp_grpc_listen.map(|address| address.port()), Some(4317));
-        assert_eq!(settings.otlp_http_listen.map(|address| address.port()), Some(4318));
+        assert_eq!(
+            settings.otlp_grpc_listen.map(|address| address.port()),
+            Some(4317)
+        );
+        assert_eq!(
+            settings.otlp_http_listen.map(|address| address.port()),
+            Some(4318)
+        );
     }
 
     #[test]

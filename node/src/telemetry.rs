@@ -65,12 +65,18 @@ impl Telemetry {
             ("status_code", status.to_string()),
             ("ws", "false".to_owned()),
         ];
-        self.request_duration.get_or_create(&labels).observe(seconds);
+        self.request_duration
+            .get_or_create(&labels)
+            .observe(seconds);
     }
 }
 
 /// Middleware recording the latency of every request by route template.
-pub async fn observe_request(State(telemetry): State<Arc<Telemetry>>, request: Request, next: Next) -> Response {
+pub async fn observe_request(
+    State(telemetry): State<Arc<Telemetry>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request
@@ -79,7 +85,12 @@ pub async fn observe_request(State(telemetry): State<Arc<Telemetry>>, request: R
         .map(|path| route_label(path.as_str()))
         .unwrap_or_else(|| "other".to_owned());
     let response = next.run(request).await;
-    telemetry.observe(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    telemetry.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -89,7 +100,13 @@ fn route_label(template: &str) -> String {
         .trim_matches('/')
         .chars()
         .filter(|character| *character != '{' && *character != '}')
-        .map(|character| if character.is_ascii_alphanumeric() { character } else { '_' })
+        .map(|character| {
+            if character.is_ascii_alphanumeric() {
+                character
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -108,13 +125,26 @@ impl Collector for WalCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.wal.stats();
         let counters = [
-            ("tempo_ingester_wal_appends", "Records appended to the WAL", stats.appends),
-            ("tempo_ingester_wal_fsyncs", "WAL fsyncs (one per group commit)", stats.fsyncs),
-            ("tempo_ingester_wal_bytes", "Bytes appended to the WAL", stats.bytes),
+            (
+                "tempo_ingester_wal_appends",
+                "Records appended to the WAL",
+                stats.appends,
+            ),
+            (
+                "tempo_ingester_wal_fsyncs",
+                "WAL fsyncs (one per group commit)",
+                stats.fsyncs,
+            ),
+            (
+                "tempo_ingester_wal_bytes",
+                "Bytes appended to the WAL",
+                stats.bytes,
+            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
-            let metric_encoder = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            let metric_encoder =
+                encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric_encoder)?;
         }
         Ok(())
@@ -134,10 +164,14 @@ mod tests {
     #[test]
     fn metrics_are_encoded() {
         let telemetry = Telemetry::new(None);
-        telemetry.components.record_received("single-tenant", 3, 100);
+        telemetry
+            .components
+            .record_received("single-tenant", 3, 100);
         telemetry.observe("GET", "ready", 200, 0.01);
         let text = telemetry.encode().expect("encodes");
-        assert!(text.contains("tempo_distributor_spans_received_total{tenant=\"single-tenant\"} 3"));
+        assert!(
+            text.contains("tempo_distributor_spans_received_total{tenant=\"single-tenant\"} 3")
+        );
         assert!(text.contains("tempo_request_duration_seconds_bucket"));
     }
 }

@@ -6,11 +6,15 @@ pub type TraceId = [u8; 16];
 /// Why a trace or span id could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("trace IDs can only contain hex characters: invalid character '{character}' at position {position}")]
+    #[error(
+        "trace IDs can only contain hex characters: invalid character '{character}' at position {position}"
+    )]
     TraceIdNotHex { character: char, position: usize },
     #[error("trace IDs can't be larger than 128 bits")]
     TraceIdTooLong,
-    #[error("span IDs can only contain hex characters: invalid character '{character}' at position {position}")]
+    #[error(
+        "span IDs can only contain hex characters: invalid character '{character}' at position {position}"
+    )]
     SpanIdNotHex { character: char, position: usize },
     #[error("span IDs can't be larger than 64 bits")]
     SpanIdTooLong,
@@ -99,7 +103,10 @@ pub enum SpanIdValidationError {
 }
 
 /// Checks the ids of a pushed span: trace id 16 bytes, span id 8 bytes and not all zero.
-pub fn validate_span_ids(trace_id: &[u8], span_id: &[u8]) -> Result<TraceId, SpanIdValidationError> {
+pub fn validate_span_ids(
+    trace_id: &[u8],
+    span_id: &[u8],
+) -> Result<TraceId, SpanIdValidationError> {
     let Ok(trace_id_array) = <TraceId>::try_from(trace_id) else {
         return Err(SpanIdValidationError::TraceId(trace_id.len() * 8));
     };

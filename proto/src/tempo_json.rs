@@ -24,7 +24,8 @@ struct Object(Map<String, Value>);
 impl Object {
     fn string(&mut self, key: &str, value: &str) -> &mut Self {
         if !value.is_empty() {
-            self.0.insert(key.to_owned(), Value::String(value.to_owned()));
+            self.0
+                .insert(key.to_owned(), Value::String(value.to_owned()));
         }
         self
     }
@@ -108,7 +109,9 @@ pub fn any_value_to_json(value: &AnyValue) -> Value {
             ("kvlistValue", inner_object.build())
         }
         any_value::Value::BytesValue(bytes) => ("bytesValue", Value::String(BASE64.encode(bytes))),
-        any_value::Value::StringValueStrindex(index) => ("stringValueStrindex", Value::from(*index)),
+        any_value::Value::StringValueStrindex(index) => {
+            ("stringValueStrindex", Value::from(*index))
+        }
     };
     object.insert(key.to_owned(), encoded);
     Value::Object(object)
@@ -120,7 +123,11 @@ fn double_to_json(number: f64) -> Value {
         return Value::String("NaN".to_owned());
     }
     if number.is_infinite() {
-        let text = if number > 0.0 { "Infinity" } else { "-Infinity" };
+        let text = if number > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        };
         return Value::String(text.to_owned());
     }
     serde_json::Number::from_f64(number)
@@ -213,7 +220,10 @@ pub fn span_to_json(span: &Span) -> Value {
 fn scope_spans_to_json(scope_spans: &ScopeSpans) -> Value {
     let mut object = Object::default();
     object.object("scope", scope_spans.scope.as_ref().map(scope_to_json));
-    object.array("spans", scope_spans.spans.iter().map(span_to_json).collect());
+    object.array(
+        "spans",
+        scope_spans.spans.iter().map(span_to_json).collect(),
+    );
     object.string("schemaUrl", &scope_spans.schema_url);
     object.build()
 }

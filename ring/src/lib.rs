@@ -48,9 +48,7 @@ pub struct Member {
 pub enum RingError {
     #[error("empty ring: no ACTIVE ingester")]
     Empty,
-    #[error(
-        "at least {needed} live replicas required, could only find {found} ACTIVE ingesters"
-    )]
+    #[error("at least {needed} live replicas required, could only find {found} ACTIVE ingesters")]
     TooFewReplicas { needed: usize, found: usize },
 }
 
@@ -85,7 +83,10 @@ pub struct Ring {
 impl Ring {
     /// An empty ring writing to `replication_factor` replicas.
     pub fn new(replication_factor: usize) -> Self {
-        debug_assert!(replication_factor >= 1, "replication factor must be at least 1");
+        debug_assert!(
+            replication_factor >= 1,
+            "replication factor must be at least 1"
+        );
         Ring {
             replication_factor: replication_factor.max(1),
             members: BTreeMap::new(),
@@ -146,7 +147,9 @@ impl Ring {
                 found: active_count,
             });
         }
-        let start = self.tokens.partition_point(|(owner_token, _)| *owner_token < token);
+        let start = self
+            .tokens
+            .partition_point(|(owner_token, _)| *owner_token < token);
         let mut chosen: Vec<&Member> = Vec::with_capacity(wanted);
         for offset in 0..self.tokens.len() {
             let (_, owner) = &self.tokens[(start + offset) % self.tokens.len()];
@@ -161,7 +164,11 @@ impl Ring {
                 break;
             }
         }
-        debug_assert_eq!(chosen.len(), wanted, "ring walk found fewer replicas than ACTIVE members");
+        debug_assert_eq!(
+            chosen.len(),
+            wanted,
+            "ring walk found fewer replicas than ACTIVE members"
+        );
         Ok(chosen)
     }
 }
@@ -212,7 +219,10 @@ mod tests {
         ring.upsert(member("b", IngesterState::Active));
         assert!(matches!(
             ring.replica_set(1),
-            Err(RingError::TooFewReplicas { needed: 2, found: 1 })
+            Err(RingError::TooFewReplicas {
+                needed: 2,
+                found: 1
+            })
         ));
     }
 

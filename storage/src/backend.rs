@@ -73,10 +73,13 @@ impl ObjectStoreBackend {
             message: error.to_string(),
         };
         std::fs::create_dir_all(root).map_err(describe)?;
-        let store = object_store::local::LocalFileSystem::new_with_prefix(root).map_err(|error| StorageError::Backend {
-            path: root.display().to_string(),
-            message: error.to_string(),
-        })?;
+        let store =
+            object_store::local::LocalFileSystem::new_with_prefix(root).map_err(|error| {
+                StorageError::Backend {
+                    path: root.display().to_string(),
+                    message: error.to_string(),
+                }
+            })?;
         Ok(ObjectStoreBackend::new(Arc::new(store)))
     }
 
@@ -104,7 +107,10 @@ impl BlockStore for ObjectStoreBackend {
             .get(&location)
             .await
             .map_err(|error| StorageError::from_object_store(path, error))?;
-        result.bytes().await.map_err(|error| StorageError::from_object_store(path, error))
+        result
+            .bytes()
+            .await
+            .map_err(|error| StorageError::from_object_store(path, error))
     }
 
     async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes, StorageError> {
@@ -116,7 +122,11 @@ impl BlockStore for ObjectStoreBackend {
     }
 
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let location = if prefix.is_empty() { None } else { Some(object_path(prefix)?) };
+        let location = if prefix.is_empty() {
+            None
+        } else {
+            Some(object_path(prefix)?)
+        };
         let listing = self
             .store
             .list_with_delimiter(location.as_ref())
@@ -166,7 +176,8 @@ impl CountingStore {
 
     fn count(&self, data: &Bytes) {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        self.bytes_read.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.bytes_read
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -202,16 +213,44 @@ mod tests {
     use super::*;
 
     async fn exercise(store: &dyn BlockStore) {
-        store.put("t1/b1/meta.json", Bytes::from_static(b"{}")).await.expect("put");
-        store.put("t1/b2/data", Bytes::from_static(b"0123456789")).await.expect("put");
-        store.put("t2/b3/data", Bytes::from_static(b"x")).await.expect("put");
+        store
+            .put("t1/b1/meta.json", Bytes::from_static(b"{}"))
+            .await
+            .expect("put");
+        store
+            .put("t1/b2/data", Bytes::from_static(b"0123456789"))
+            .await
+            .expect("put");
+        store
+            .put("t2/b3/data", Bytes::from_static(b"x"))
+            .await
+            .expect("put");
         assert_eq!(store.list_dirs("").await.expect("lists"), vec!["t1", "t2"]);
-        assert_eq!(store.list_dirs("t1").await.expect("lists"), vec!["b1", "b2"]);
-        assert_eq!(store.get_range("t1/b2/data", 2..5).await.expect("range").as_ref(), b"234");
-        assert!(matches!(store.get("t1/b9/data").await, Err(StorageError::NotFound(_))));
-        assert!(matches!(store.get("../etc/passwd").await, Err(StorageError::InvalidPath(_))));
+        assert_eq!(
+            store.list_dirs("t1").await.expect("lists"),
+            vec!["b1", "b2"]
+        );
+        assert_eq!(
+            store
+                .get_range("t1/b2/data", 2..5)
+                .await
+                .expect("range")
+                .as_ref(),
+            b"234"
+        );
+        assert!(matches!(
+            store.get("t1/b9/data").await,
+            Err(StorageError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.get("../etc/passwd").await,
+            Err(StorageError::InvalidPath(_))
+        ));
         store.delete("t2/b3/data").await.expect("delete");
-        assert!(matches!(store.get("t2/b3/data").await, Err(StorageError::NotFound(_))));
+        assert!(matches!(
+            store.get("t2/b3/data").await,
+            Err(StorageError::NotFound(_))
+        ));
     }
 
     #[tokio::test]
@@ -228,7 +267,10 @@ mod tests {
     #[tokio::test]
     async fn counting_store_counts_reads() {
         let counting = CountingStore::new(Arc::new(ObjectStoreBackend::in_memory()));
-        counting.put("a/b", Bytes::from_static(b"12345")).await.expect("put");
+        counting
+            .put("a/b", Bytes::from_static(b"12345"))
+            .await
+            .expect("put");
         counting.get("a/b").await.expect("get");
         counting.get_range("a/b", 0..2).await.expect("range");
         assert_eq!(counting.reads(), 2);

@@ -27,7 +27,11 @@ pub struct DistributorActor {
 
 impl DistributorActor {
     pub fn new(logic: Distributor, target: Arc<dyn PushTarget>, metrics: ComponentMetrics) -> Self {
-        DistributorActor { logic, target, metrics }
+        DistributorActor {
+            logic,
+            target,
+            metrics,
+        }
     }
 }
 
@@ -55,7 +59,9 @@ impl Handler<PushTraces> for DistributorActor {
             let batches = message.batches;
             let split = tokio::task::spawn_blocking(move || prepare(batches, max_attribute_bytes))
                 .await
-                .map_err(|error| PushError::Internal(format!("push preparation failed: {error}")))?;
+                .map_err(|error| {
+                    PushError::Internal(format!("push preparation failed: {error}"))
+                })?;
             let split = match split {
                 Ok(prepared) => prepared,
                 Err(error) => {
@@ -66,7 +72,11 @@ impl Handler<PushTraces> for DistributorActor {
             if split.fragments.is_empty() {
                 return Ok(());
             }
-            let span_counts: Vec<u32> = split.fragments.iter().map(|fragment| fragment.span_count).collect();
+            let span_counts: Vec<u32> = split
+                .fragments
+                .iter()
+                .map(|fragment| fragment.span_count)
+                .collect();
             let outcomes = target.push(tenant.clone(), split.fragments).await?;
             summarize_outcomes(&tenant, &span_counts, &outcomes)
         })

@@ -26,7 +26,11 @@ pub struct DistributorSettings {
 /// Where fragments go: the local ingester, or the replicas chosen by the ring in a cluster.
 #[async_trait]
 pub trait PushTarget: Send + Sync + 'static {
-    async fn push(&self, tenant: String, fragments: Vec<TraceFragment>) -> Result<Vec<TracePushOutcome>, PushError>;
+    async fn push(
+        &self,
+        tenant: String,
+        fragments: Vec<TraceFragment>,
+    ) -> Result<Vec<TracePushOutcome>, PushError>;
 }
 
 /// The distributor's logic.
@@ -38,7 +42,11 @@ pub struct Distributor {
 }
 
 impl Distributor {
-    pub fn new(settings: DistributorSettings, clock: Arc<dyn Clock>, metrics: ComponentMetrics) -> Self {
+    pub fn new(
+        settings: DistributorSettings,
+        clock: Arc<dyn Clock>,
+        metrics: ComponentMetrics,
+    ) -> Self {
         Distributor {
             settings,
             limiter: RateLimiter::new(settings.rate_limit),
@@ -52,13 +60,20 @@ impl Distributor {
     }
 
     /// Counts the push and checks the tenant's rate limit.
-    pub fn admit(&mut self, tenant: &str, span_count: u64, request_bytes: u64) -> Result<(), PushError> {
-        self.metrics.record_received(tenant, span_count, request_bytes);
+    pub fn admit(
+        &mut self,
+        tenant: &str,
+        span_count: u64,
+        request_bytes: u64,
+    ) -> Result<(), PushError> {
+        self.metrics
+            .record_received(tenant, span_count, request_bytes);
         let now = self.clock.now_unix_nanos();
         if self.limiter.allow(tenant, request_bytes, now) {
             return Ok(());
         }
-        self.metrics.record_discarded(tenant, DiscardReason::RateLimited, span_count);
+        self.metrics
+            .record_discarded(tenant, DiscardReason::RateLimited, span_count);
         let limit = self.limiter.limit();
         Err(PushError::ResourceExhausted(format!(
             "RATE_LIMITED: ingestion rate limit (local: {} bytes, burst size: {} bytes) exceeded while adding {} bytes for user {}",
@@ -68,7 +83,10 @@ impl Distributor {
 }
 
 /// Validates and regroups a push (CPU work: run it off the actor thread).
-pub fn prepare(batches: Vec<ResourceSpans>, max_attribute_bytes: usize) -> Result<SplitPush, SplitError> {
+pub fn prepare(
+    batches: Vec<ResourceSpans>,
+    max_attribute_bytes: usize,
+) -> Result<SplitPush, SplitError> {
     split_by_trace(batches, max_attribute_bytes)
 }
 

@@ -43,7 +43,8 @@ impl RateLimiter {
             last_refill_nanos: now_nanos,
         });
         let elapsed_seconds = now_nanos.saturating_sub(bucket.last_refill_nanos) as f64 / 1e9;
-        bucket.available = (bucket.available + elapsed_seconds * limit.bytes_per_second).min(limit.burst_bytes);
+        bucket.available =
+            (bucket.available + elapsed_seconds * limit.bytes_per_second).min(limit.burst_bytes);
         bucket.last_refill_nanos = now_nanos.max(bucket.last_refill_nanos);
         let wanted = bytes as f64;
         if wanted > bucket.available {

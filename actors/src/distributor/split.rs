@@ -62,37 +62,46 @@ impl FragmentBuilder {
         }
     }
 
-    fn add(&mut self, resource: &ResourceSpans, resource_index: usize, scope: &ScopeSpans, scope_index: usize, span: Span) {
+    fn add(
+        &mut self,
+        resource: &ResourceSpans,
+        resource_index: usize,
+        scope: &ScopeSpans,
+        scope_index: usize,
+        span: Span,
+    ) {
         self.start_nanos = self.start_nanos.min(span.start_time_unix_nano);
         self.end_nanos = self.end_nanos.max(span.end_time_unix_nano);
         self.span_count += 1;
-        let (batch_position, scope_position) = match self.positions.get(&(resource_index, scope_index)) {
-            Some(found) => *found,
-            None => {
-                let batch_position = self
-                    .positions
-                    .iter()
-                    .find(|((known_resource, _), _)| *known_resource == resource_index)
-                    .map(|(_, (batch, _))| *batch)
-                    .unwrap_or_else(|| {
-                        self.trace.resource_spans.push(ResourceSpans {
-                            resource: resource.resource.clone(),
-                            scope_spans: Vec::new(),
-                            schema_url: resource.schema_url.clone(),
+        let (batch_position, scope_position) =
+            match self.positions.get(&(resource_index, scope_index)) {
+                Some(found) => *found,
+                None => {
+                    let batch_position = self
+                        .positions
+                        .iter()
+                        .find(|((known_resource, _), _)| *known_resource == resource_index)
+                        .map(|(_, (batch, _))| *batch)
+                        .unwrap_or_else(|| {
+                            self.trace.resource_spans.push(ResourceSpans {
+                                resource: resource.resource.clone(),
+                                scope_spans: Vec::new(),
+                                schema_url: resource.schema_url.clone(),
+                            });
+                            self.trace.resource_spans.len() - 1
                         });
-                        self.trace.resource_spans.len() - 1
+                    let batch = &mut self.trace.resource_spans[batch_position];
+                    batch.scope_spans.push(ScopeSpans {
+                        scope: scope.scope.clone(),
+                        spans: Vec::new(),
+                        schema_url: scope.schema_url.clone(),
                     });
-                let batch = &mut self.trace.resource_spans[batch_position];
-                batch.scope_spans.push(ScopeSpans {
-                    scope: scope.scope.clone(),
-                    spans: Vec::new(),
-                    schema_url: scope.schema_url.clone(),
-                });
-                let position = (batch_position, batch.scope_spans.len() - 1);
-                self.positions.insert((resource_index, scope_index), position);
-                position
-            }
-        };
+                    let position = (batch_position, batch.scope_spans.len() - 1);
+                    self.positions
+                        .insert((resource_index, scope_index), position);
+                    position
+                }
+            };
         self.trace.resource_spans[batch_position].scope_spans[scope_position]
             .spans
             .push(span);
@@ -130,8 +139,10 @@ fn truncate_attributes(attributes: &mut [KeyValue], max_bytes: usize) -> u64 {
     let mut truncated = 0;
     for attribute in attributes {
         let mut cut = truncate_to(&mut attribute.key, max_bytes);
-        if let Some(any_value::Value::StringValue(text)) =
-            attribute.value.as_mut().and_then(|value| value.value.as_mut())
+        if let Some(any_value::Value::StringValue(text)) = attribute
+            .value
+            .as_mut()
+            .and_then(|value| value.value.as_mut())
         {
             cut |= truncate_to(text, max_bytes);
         }
@@ -150,47 +161,60 @@ fn count_spans(batches: &[ResourceSpans]) -> u64 {
 
 /// Splits a push into per-trace fragments. Any span with a trace id that is not 16 bytes or a span
 /// id that is not 8 non-zero bytes refuses the whole push, as Tempo does.
-pub fn split_by_trace(batches: Vec<ResourceSpans>, max_attribute_bytes: usize) -> Result<SplitPush, SplitError> {
+pub fn split_by_trace(
+    batches: Vec<ResourceSpans>,
+    max_attribute_bytes: usize,
+) -> Result<SplitPush, SplitError> {
     let span_count = count_spans(&batches);
     let mut builders: Vec<(TraceId, FragmentBuilder)> = Vec::new();
     let mut index_by_trace: HashMap<TraceId, usize> = HashMap::new();
     let mut truncated_attributes = 0;
     for (resource_index, mut resource_spans) in batches.into_iter().enumerate() {
         if let Some(resource) = resource_spans.resource.as_mut() {
-            truncated_attributes += truncate_attributes(&mut resource.attributes, max_attribute_bytes);
+            truncated_attributes +=
+                truncate_attributes(&mut resource.attributes, max_attribute_bytes);
         }
         let scopes = std::mem::take(&mut resource_spans.scope_spans);
         for (scope_index, mut scope_spans) in scopes.into_iter().enumerate() {
             if let Some(scope) = scope_spans.scope.as_mut() {
-                truncated_attributes += truncate_attributes(&mut scope.attributes, max_attribute_bytes);
+                truncated_attributes +=
+                    truncate_attributes(&mut scope.attributes, max_attribute_bytes);
             }
             let spans = std::mem::take(&mut scope_spans.spans);
             for mut span in spans {
-                let trace_id = validate_span_ids(&span.trace_id, &span.span_id).map_err(|error| {
-                    let reason = match error {
-                        SpanIdValidationError::TraceId(_) => DiscardReason::InvalidTraceId,
-                        SpanIdValidationError::SpanId => DiscardReason::InvalidSpanId,
-                    };
-                    SplitError {
-                        reason,
-                        message: error.to_string(),
-                        span_count,
-                    }
-                })?;
-                truncated_attributes += truncate_attributes(&mut span.attributes, max_attribute_bytes);
+                let trace_id =
+                    validate_span_ids(&span.trace_id, &span.span_id).map_err(|error| {
+                        let reason = match error {
+                            SpanIdValidationError::TraceId(_) => DiscardReason::InvalidTraceId,
+                            SpanIdValidationError::SpanId => DiscardReason::InvalidSpanId,
+                        };
+                        SplitError {
+                            reason,
+                            message: error.to_string(),
+                            span_count,
+                        }
+                    })?;
+                truncated_attributes +=
+                    truncate_attributes(&mut span.attributes, max_attribute_bytes);
                 for event in &mut span.events {
-                    truncated_attributes += truncate_attributes(&mut event.attributes, max_attribute_bytes);
+                    truncated_attributes +=
+                        truncate_attributes(&mut event.attributes, max_attribute_bytes);
                 }
                 for link in &mut span.links {
-                    truncated_attributes += truncate_attributes(&mut link.attributes, max_attribute_bytes);
+                    truncated_attributes +=
+                        truncate_attributes(&mut link.attributes, max_attribute_bytes);
                 }
                 let builder_index = *index_by_trace.entry(trace_id).or_insert_with(|| {
                     builders.push((trace_id, FragmentBuilder::new()));
                     builders.len() - 1
                 });
-                builders[builder_index]
-                    .1
-                    .add(&resource_spans, resource_index, &scope_spans, scope_index, span);
+                builders[builder_index].1.add(
+                    &resource_spans,
+                    resource_index,
+                    &scope_spans,
+                    scope_index,
+                    span,
+                );
             }
         }
     }
@@ -232,7 +256,10 @@ mod tests {
 
     #[test]
     fn spans_are_grouped_by_trace_keeping_resources() {
-        let push = vec![batch(vec![span(1, 1), span(2, 2), span(1, 3)]), batch(vec![span(2, 4)])];
+        let push = vec![
+            batch(vec![span(1, 1), span(2, 2), span(1, 3)]),
+            batch(vec![span(2, 4)]),
+        ];
         let split = split_by_trace(push, 2048).expect("valid");
         assert_eq!(split.span_count, 4);
         assert_eq!(split.fragments.len(), 2);
@@ -249,7 +276,8 @@ mod tests {
     fn a_bad_id_refuses_the_whole_push() {
         let mut short_trace = span(1, 1);
         short_trace.trace_id = vec![1; 8];
-        let error = split_by_trace(vec![batch(vec![span(2, 2), short_trace])], 2048).expect_err("refused");
+        let error =
+            split_by_trace(vec![batch(vec![span(2, 2), short_trace])], 2048).expect_err("refused");
         assert_eq!(error.reason, DiscardReason::InvalidTraceId);
         assert_eq!(error.span_count, 2);
         let zero_span = span(1, 0);

@@ -116,7 +116,14 @@ impl IngesterActor {
             }
             let mut flushed = Vec::new();
             for block in &blocks {
-                match flush_block(Arc::clone(block), Arc::clone(&store), block_config.clone(), &metrics).await {
+                match flush_block(
+                    Arc::clone(block),
+                    Arc::clone(&store),
+                    block_config.clone(),
+                    &metrics,
+                )
+                .await
+                {
                     Ok(meta) => flushed.push(meta),
                     Err(error) => {
                         metrics.failed_flushes.inc();
@@ -124,10 +131,10 @@ impl IngesterActor {
                     }
                 }
             }
-            if flushed.len() == blocks.len() {
-                if let Err(error) = wal.remove_segments_below(new_segment).await {
-                    tracing::warn!(%error, "could not remove flushed wal segments");
-                }
+            if flushed.len() == blocks.len()
+                && let Err(error) = wal.remove_segments_below(new_segment).await
+            {
+                tracing::warn!(%error, "could not remove flushed wal segments");
             }
             flushed
         };
@@ -160,9 +167,14 @@ async fn flush_block(
     .await
     .map_err(|error| format!("block encoder stopped: {error}"))?
     .map_err(|error| error.to_string())?;
-    encoded.upload(store.as_ref()).await.map_err(|error| error.to_string())?;
+    encoded
+        .upload(store.as_ref())
+        .await
+        .map_err(|error| error.to_string())?;
     metrics.blocks_flushed.inc();
-    metrics.flush_duration_seconds.observe(started.elapsed().as_secs_f64());
+    metrics
+        .flush_duration_seconds
+        .observe(started.elapsed().as_secs_f64());
     tracing::info!(block = %block.block_id, tenant = %block.tenant, traces = block.traces.len(), "block flushed");
     Ok(encoded.meta.clone())
 }
@@ -188,9 +200,9 @@ impl Handler<PushFragments> for IngesterActor {
         let payload = WalRecord::from_fragments(&message.tenant, &accepted).to_payload();
         let append = self.wal.submit_append(payload);
         Box::pin(async move {
-            append
-                .await
-                .map_err(|error| PushError::Internal(format!("failed to write to the wal: {error}")))?;
+            append.await.map_err(|error| {
+                PushError::Internal(format!("failed to write to the wal: {error}"))
+            })?;
             Ok(outcomes)
         })
     }

@@ -75,14 +75,26 @@ pub struct TenantInstance {
 
 impl TenantInstance {
     /// Checks the limits for a fragment without changing anything.
-    pub fn check(&self, fragment: &TraceFragment, limits: TenantLimits) -> Result<(), LimitRefusal> {
+    pub fn check(
+        &self,
+        fragment: &TraceFragment,
+        limits: TenantLimits,
+    ) -> Result<(), LimitRefusal> {
         let existing = self.live.get(&fragment.trace_id);
-        if existing.is_none() && limits.max_traces_per_user > 0 && self.live.len() >= limits.max_traces_per_user {
+        if existing.is_none()
+            && limits.max_traces_per_user > 0
+            && self.live.len() >= limits.max_traces_per_user
+        {
             return Err(LimitRefusal::MaxLiveTraces);
         }
         let held_bytes = existing.map_or(0, |trace| trace.bytes)
-            + self.head.get(&fragment.trace_id).map_or(0, |trace| trace.bytes);
-        if limits.max_bytes_per_trace > 0 && held_bytes + fragment.trace.len() as u64 > limits.max_bytes_per_trace {
+            + self
+                .head
+                .get(&fragment.trace_id)
+                .map_or(0, |trace| trace.bytes);
+        if limits.max_bytes_per_trace > 0
+            && held_bytes + fragment.trace.len() as u64 > limits.max_bytes_per_trace
+        {
             return Err(LimitRefusal::TraceTooLarge);
         }
         Ok(())
@@ -187,8 +199,14 @@ mod tests {
         let mut instance = TenantInstance::default();
         assert_eq!(instance.check(&fragment(1, 60), limits), Ok(()));
         assert!(instance.append(fragment(1, 60), 0));
-        assert_eq!(instance.check(&fragment(2, 10), limits), Err(LimitRefusal::MaxLiveTraces));
-        assert_eq!(instance.check(&fragment(1, 50), limits), Err(LimitRefusal::TraceTooLarge));
+        assert_eq!(
+            instance.check(&fragment(2, 10), limits),
+            Err(LimitRefusal::MaxLiveTraces)
+        );
+        assert_eq!(
+            instance.check(&fragment(1, 50), limits),
+            Err(LimitRefusal::TraceTooLarge)
+        );
         assert_eq!(instance.check(&fragment(1, 40), limits), Ok(()));
     }
 

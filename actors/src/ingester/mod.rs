@@ -116,7 +116,11 @@ impl Ingester {
 
     /// Applies a push: each fragment is accepted or refused by the tenant's limits. Returns the
     /// outcome per fragment and the accepted fragments, which the caller must make durable.
-    pub fn push(&mut self, tenant: &str, fragments: Vec<TraceFragment>) -> (Vec<TracePushOutcome>, Vec<TraceFragment>) {
+    pub fn push(
+        &mut self,
+        tenant: &str,
+        fragments: Vec<TraceFragment>,
+    ) -> (Vec<TracePushOutcome>, Vec<TraceFragment>) {
         let now = self.clock.now_unix_nanos();
         let limits = self.limits;
         let instance = self.tenants.entry(tenant.to_owned()).or_default();
@@ -132,10 +136,17 @@ impl Ingester {
                 }
                 Err(refusal) => {
                     let (outcome, reason) = match refusal {
-                        LimitRefusal::MaxLiveTraces => (TracePushOutcome::MaxLiveTraces, DiscardReason::LiveTracesExceeded),
-                        LimitRefusal::TraceTooLarge => (TracePushOutcome::TraceTooLarge, DiscardReason::TraceTooLarge),
+                        LimitRefusal::MaxLiveTraces => (
+                            TracePushOutcome::MaxLiveTraces,
+                            DiscardReason::LiveTracesExceeded,
+                        ),
+                        LimitRefusal::TraceTooLarge => (
+                            TracePushOutcome::TraceTooLarge,
+                            DiscardReason::TraceTooLarge,
+                        ),
                     };
-                    self.metrics.record_discarded(tenant, reason, u64::from(fragment.span_count));
+                    self.metrics
+                        .record_discarded(tenant, reason, u64::from(fragment.span_count));
                     outcomes.push(outcome);
                 }
             }
@@ -174,13 +185,14 @@ impl Ingester {
         let max_bytes = self.cut.max_block_bytes;
         let mut cut = Vec::new();
         for (tenant, instance) in &mut self.tenants {
-            let due = instance.head_is_due(now, max_age, max_bytes) || (force && instance.head_count() > 0);
+            let due = instance.head_is_due(now, max_age, max_bytes)
+                || (force && instance.head_count() > 0);
             if !due {
                 continue;
             }
             let (head, bytes) = instance.take_head();
             let mut traces: Vec<(TraceId, HeldTrace)> = head.into_iter().collect();
-            traces.sort_unstable_by(|left, right| left.0.cmp(&right.0));
+            traces.sort_unstable_by_key(|(trace_id, _)| *trace_id);
             let block = Arc::new(CompletingBlock {
                 tenant: tenant.clone(),
                 block_id: self.ids.next_uuid(),
@@ -212,7 +224,11 @@ impl Ingester {
             .get(tenant)
             .map(|instance| instance.find(trace_id))
             .unwrap_or_default();
-        for block in self.completing.iter().filter(|block| block.tenant == tenant) {
+        for block in self
+            .completing
+            .iter()
+            .filter(|block| block.tenant == tenant)
+        {
             if let Some(held) = block.find(trace_id) {
                 fragments.extend(held.fragments.iter().cloned());
             }
@@ -226,7 +242,9 @@ impl Ingester {
         let mut records = Vec::new();
         let mut add = |tenant: &str, trace_id: &TraceId, held: &HeldTrace| {
             let needs_new = match records.last() {
-                Some((last_tenant, _, bytes)) => last_tenant != tenant || *bytes >= CHECKPOINT_RECORD_BYTES,
+                Some((last_tenant, _, bytes)) => {
+                    last_tenant != tenant || *bytes >= CHECKPOINT_RECORD_BYTES
+                }
                 None => true,
             };
             if needs_new {
@@ -251,7 +269,11 @@ impl Ingester {
                 add(tenant, trace_id, held);
             }
         }
-        for block in self.completing.iter().filter(|block| !excluding.contains(&block.block_id)) {
+        for block in self
+            .completing
+            .iter()
+            .filter(|block| !excluding.contains(&block.block_id))
+        {
             for (trace_id, held) in &block.traces {
                 add(&block.tenant, trace_id, held);
             }
@@ -264,7 +286,9 @@ impl Ingester {
 
     /// Live traces of a tenant.
     pub fn live_traces(&self, tenant: &str) -> usize {
-        self.tenants.get(tenant).map_or(0, TenantInstance::live_count)
+        self.tenants
+            .get(tenant)
+            .map_or(0, TenantInstance::live_count)
     }
 }
 

@@ -63,7 +63,10 @@ fn pushes_are_found_until_flushed() {
     assert_eq!(accepted.len(), 2);
     ingester.push("a", vec![fragment(1, 2)]);
     assert_eq!(ingester.find("a", &[1; 16]).len(), 2);
-    assert!(ingester.find("b", &[1; 16]).is_empty(), "tenants are isolated");
+    assert!(
+        ingester.find("b", &[1; 16]).is_empty(),
+        "tenants are isolated"
+    );
 
     clock.advance(Duration::from_secs(6));
     assert_eq!(ingester.cut_idle_traces(false), 2);
@@ -73,10 +76,20 @@ fn pushes_are_found_until_flushed() {
     clock.advance(Duration::from_secs(61));
     let blocks = ingester.cut_blocks(false);
     assert_eq!(blocks.len(), 1);
-    assert_eq!(ingester.find("a", &[1; 16]).len(), 2, "completing block is searchable");
+    assert_eq!(
+        ingester.find("a", &[1; 16]).len(),
+        2,
+        "completing block is searchable"
+    );
     let combined = blocks[0].combined_traces();
     assert_eq!(combined.len(), 2);
-    assert_eq!(combined.iter().find(|(id, _)| *id == [1; 16]).map(|(_, t)| t.span_count()), Some(2));
+    assert_eq!(
+        combined
+            .iter()
+            .find(|(id, _)| *id == [1; 16])
+            .map(|(_, t)| t.span_count()),
+        Some(2)
+    );
 
     ingester.block_flushed(blocks[0].block_id);
     assert!(ingester.find("a", &[1; 16]).is_empty());
@@ -90,10 +103,15 @@ fn limits_refuse_per_trace() {
         max_bytes_per_trace: 0,
     };
     let mut ingester = ingester(&clock, limits);
-    let (outcomes, accepted) = ingester.push("a", vec![fragment(1, 1), fragment(2, 1), fragment(1, 2)]);
+    let (outcomes, accepted) =
+        ingester.push("a", vec![fragment(1, 1), fragment(2, 1), fragment(1, 2)]);
     assert_eq!(
         outcomes,
-        vec![TracePushOutcome::Accepted, TracePushOutcome::MaxLiveTraces, TracePushOutcome::Accepted]
+        vec![
+            TracePushOutcome::Accepted,
+            TracePushOutcome::MaxLiveTraces,
+            TracePushOutcome::Accepted
+        ]
     );
     assert_eq!(accepted.len(), 2);
     assert_eq!(ingester.live_traces("a"), 1);
@@ -119,7 +137,11 @@ fn checkpoint_holds_everything_not_being_flushed() {
     let mut replayed = ingester_from_records(&clock, &all);
     for id in [1u8, 2, 3] {
         let tenant = if id == 2 { "b" } else { "a" };
-        assert_eq!(replayed.find(tenant, &[id; 16]).len(), 1, "trace {id} survives a checkpoint replay");
+        assert_eq!(
+            replayed.find(tenant, &[id; 16]).len(),
+            1,
+            "trace {id} survives a checkpoint replay"
+        );
     }
     replayed.cut_idle_traces(true);
     assert_eq!(replayed.cut_blocks(true).len(), 2);

@@ -100,7 +100,11 @@ impl Querier {
         let mut result = FindResult::default();
         let mut combiner = TraceCombiner::new();
         if request.mode != FindMode::Blocks {
-            match self.recent.find_recent(&request.tenant, &request.trace_id).await {
+            match self
+                .recent
+                .find_recent(&request.tenant, &request.trace_id)
+                .await
+            {
                 Ok(fragments) => {
                     for fragment in &fragments {
                         result.inspected_bytes += fragment.len() as u64;
@@ -115,9 +119,9 @@ impl Querier {
         }
         if request.mode != FindMode::Ingesters {
             let counting = Arc::new(CountingStore::new(Arc::clone(&self.store)));
-            let blocks = self
-                .blocklist
-                .blocks(&request.tenant, request.start_seconds, request.end_seconds);
+            let blocks =
+                self.blocklist
+                    .blocks(&request.tenant, request.start_seconds, request.end_seconds);
             let lookups = futures::stream::iter(blocks.into_iter().map(|meta| {
                 let block_id = meta.block_id;
                 let store: Arc<dyn BlockStore> = counting.clone();
@@ -135,7 +139,9 @@ impl Querier {
                     Err(error) => {
                         self.metrics.block_read_errors.inc();
                         tracing::error!(block = %block_id, tenant = %request.tenant, %error, "block read failed");
-                        result.failed_blocks.push(format!("block {block_id}: {error}"));
+                        result
+                            .failed_blocks
+                            .push(format!("block {block_id}: {error}"));
                     }
                 }
             }

@@ -35,7 +35,12 @@ pub fn trace_id(seed: u64, index: u64) -> [u8; 16] {
 }
 
 /// Builds batch number `batch_index`: traces `batch_index * traces_per_batch ..`.
-pub fn batch(seed: u64, batch_index: u64, shape: BatchShape, now_nanos: u64) -> (ExportTraceServiceRequest, Vec<[u8; 16]>) {
+pub fn batch(
+    seed: u64,
+    batch_index: u64,
+    shape: BatchShape,
+    now_nanos: u64,
+) -> (ExportTraceServiceRequest, Vec<[u8; 16]>) {
     let spans_per_trace = shape.spans_per_trace.max(1);
     let traces_per_batch = shape.spans_per_batch.div_ceil(spans_per_trace).max(1);
     let mut spans = Vec::with_capacity(shape.spans_per_batch);
@@ -48,14 +53,25 @@ pub fn batch(seed: u64, batch_index: u64, shape: BatchShape, now_nanos: u64) -> 
             if spans.len() == shape.spans_per_batch {
                 break;
             }
-            let span_id = xxh3_64_with_seed(&id, span_index + 1).max(1).to_be_bytes().to_vec();
+            let span_id = xxh3_64_with_seed(&id, span_index + 1)
+                .max(1)
+                .to_be_bytes()
+                .to_vec();
             let parent_span_id = if span_index == 0 {
                 Vec::new()
             } else {
-                xxh3_64_with_seed(&id, span_index).max(1).to_be_bytes().to_vec()
+                xxh3_64_with_seed(&id, span_index)
+                    .max(1)
+                    .to_be_bytes()
+                    .to_vec()
             };
             let attributes = (0..shape.attributes_per_span)
-                .map(|attribute| string_attribute(&format!("attr.{attribute}"), format!("value-{}", (trace_index + attribute as u64) % 97)))
+                .map(|attribute| {
+                    string_attribute(
+                        &format!("attr.{attribute}"),
+                        format!("value-{}", (trace_index + attribute as u64) % 97),
+                    )
+                })
                 .collect();
             spans.push(Span {
                 trace_id: id.to_vec(),
@@ -67,7 +83,7 @@ pub fn batch(seed: u64, batch_index: u64, shape: BatchShape, now_nanos: u64) -> 
                 end_time_unix_nano: now_nanos + span_index * 1_000 + 5_000_000,
                 attributes,
                 status: Some(Status {
-                    code: if trace_index % 50 == 0 { 2 } else { 0 },
+                    code: if trace_index.is_multiple_of(50) { 2 } else { 0 },
                     message: String::new(),
                 }),
                 ..Default::default()
@@ -77,7 +93,10 @@ pub fn batch(seed: u64, batch_index: u64, shape: BatchShape, now_nanos: u64) -> 
     let request = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![string_attribute("service.name", format!("bench-service-{}", batch_index % 8))],
+                attributes: vec![string_attribute(
+                    "service.name",
+                    format!("bench-service-{}", batch_index % 8),
+                )],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {

@@ -44,7 +44,10 @@ pub struct IngestArgs {
 }
 
 fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
@@ -67,7 +70,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             .connect()
             .await
             .with_context(|| format!("failed to connect to {}", args.endpoint))?;
-        let mut client = TraceServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024);
+        let mut client =
+            TraceServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024);
         if args.gzip {
             client = client.send_compressed(CompressionEncoding::Gzip);
         }
@@ -104,18 +108,36 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let accepted = accepted_spans.load(Ordering::Relaxed);
     let bytes = sent_bytes.load(Ordering::Relaxed);
-    println!("ingest: {} connections, {} spans/export, {} attributes/span", args.connections, shape.spans_per_batch, shape.attributes_per_span);
+    println!(
+        "ingest: {} connections, {} spans/export, {} attributes/span",
+        args.connections, shape.spans_per_batch, shape.attributes_per_span
+    );
     println!("  spans accepted     {accepted}");
-    println!("  exports failed     {}", failed_batches.load(Ordering::Relaxed));
+    println!(
+        "  exports failed     {}",
+        failed_batches.load(Ordering::Relaxed)
+    );
     println!("  elapsed            {elapsed:.2} s");
-    println!("  throughput         {:.0} spans/s", accepted as f64 / elapsed);
-    println!("  bytes per span     {:.0} (OTLP protobuf)", bytes as f64 / accepted.max(1) as f64);
+    println!(
+        "  throughput         {:.0} spans/s",
+        accepted as f64 / elapsed
+    );
+    println!(
+        "  bytes per span     {:.0} (OTLP protobuf)",
+        bytes as f64 / accepted.max(1) as f64
+    );
     if let (Some(pid), Some(before)) = (args.pid, cpu_before) {
         if let Some(after) = cpu_seconds(pid) {
             let cpu = after - before;
             println!("  server cpu         {cpu:.2} s");
-            println!("  cpu per 1M spans   {:.2} s", cpu / (accepted.max(1) as f64 / 1e6));
-            println!("  spans per cpu-s    {:.0}", accepted as f64 / cpu.max(1e-9));
+            println!(
+                "  cpu per 1M spans   {:.2} s",
+                cpu / (accepted.max(1) as f64 / 1e6)
+            );
+            println!(
+                "  spans per cpu-s    {:.0}",
+                accepted as f64 / cpu.max(1e-9)
+            );
         }
         if let Some(peak) = peak_rss_bytes(pid) {
             println!("  server peak rss    {:.1} MB", peak as f64 / 1e6);

@@ -33,7 +33,10 @@ pub struct LookupArgs {
 }
 
 fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
@@ -44,14 +47,24 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-async fn measure(client: &reqwest::Client, http: &str, seed: u64, trace_range: std::ops::Range<u64>, queries: u64) -> anyhow::Result<Vec<Duration>> {
+async fn measure(
+    client: &reqwest::Client,
+    http: &str,
+    seed: u64,
+    trace_range: std::ops::Range<u64>,
+    queries: u64,
+) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(queries as usize);
     let span = trace_range.end - trace_range.start;
     for query in 0..queries {
         let index = trace_range.start + xxhash_rust::xxh3::xxh3_64(&query.to_le_bytes()) % span;
         let url = format!("{http}/api/traces/{}", hex_id(&trace_id(seed, index)));
         let started = Instant::now();
-        let response = client.get(&url).header("Accept", "application/protobuf").send().await?;
+        let response = client
+            .get(&url)
+            .header("Accept", "application/protobuf")
+            .send()
+            .await?;
         let status = response.status();
         let _ = response.bytes().await?;
         latencies.push(started.elapsed());
@@ -79,7 +92,12 @@ fn report(phase: &str, latencies: &[Duration]) {
 }
 
 async fn flushed_blocks(client: &reqwest::Client, http: &str) -> anyhow::Result<u64> {
-    let text = client.get(format!("{http}/metrics")).send().await?.text().await?;
+    let text = client
+        .get(format!("{http}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let value = text
         .lines()
         .find(|line| line.starts_with("tempo_ingester_blocks_flushed_total"))
@@ -91,7 +109,11 @@ async fn flushed_blocks(client: &reqwest::Client, http: &str) -> anyhow::Result<
 
 async fn flush_and_wait(client: &reqwest::Client, http: &str) -> anyhow::Result<()> {
     let before = flushed_blocks(client, http).await?;
-    client.post(format!("{http}/flush")).send().await?.error_for_status()?;
+    client
+        .post(format!("{http}/flush"))
+        .send()
+        .await?
+        .error_for_status()?;
     let deadline = Instant::now() + Duration::from_secs(120);
     while flushed_blocks(client, http).await? <= before {
         if Instant::now() > deadline {
@@ -120,16 +142,21 @@ pub async fn run(args: LookupArgs) -> anyhow::Result<()> {
     let total_batches = args.traces.div_ceil(traces_per_batch);
     let batches_per_block = total_batches.div_ceil(args.blocks.max(1)).max(1);
     let written_traces = total_batches * traces_per_batch;
-    println!("lookup: writing {written_traces} traces over {} blocks", args.blocks);
+    println!(
+        "lookup: writing {written_traces} traces over {} blocks",
+        args.blocks
+    );
     for batch_index in 0..total_batches {
         let (request, _) = batch(args.seed, batch_index, shape, now_nanos());
         exporter.export(request).await.context("export failed")?;
-        let last_of_block = (batch_index + 1) % batches_per_block == 0 || batch_index + 1 == total_batches;
+        let last_of_block =
+            (batch_index + 1) % batches_per_block == 0 || batch_index + 1 == total_batches;
         if last_of_block {
             flush_and_wait(&client, &http).await?;
         }
     }
-    let blocks_latencies = measure(&client, &http, args.seed, 0..written_traces, args.queries).await?;
+    let blocks_latencies =
+        measure(&client, &http, args.seed, 0..written_traces, args.queries).await?;
     // A fresh set of traces that stays in the ingester.
     let recent_seed = args.seed.wrapping_add(1);
     let recent_batches = 10u64;
@@ -137,7 +164,14 @@ pub async fn run(args: LookupArgs) -> anyhow::Result<()> {
         let (request, _) = batch(recent_seed, batch_index, shape, now_nanos());
         exporter.export(request).await.context("export failed")?;
     }
-    let recent_latencies = measure(&client, &http, recent_seed, 0..recent_batches * traces_per_batch, args.queries).await?;
+    let recent_latencies = measure(
+        &client,
+        &http,
+        recent_seed,
+        0..recent_batches * traces_per_batch,
+        args.queries,
+    )
+    .await?;
     println!("trace-by-ID latency (protobuf, one client):");
     report("recent", &recent_latencies);
     report("blocks", &blocks_latencies);

@@ -31,14 +31,23 @@ enum BenchCommand {
 
 /// Entry point of `vivace bench ...` (arguments after `bench`).
 pub fn main(args: &[String]) -> ExitCode {
-    let parsed = match BenchArgs::try_parse_from(std::iter::once("vivace bench".to_owned()).chain(args.iter().cloned())) {
+    let parsed = match BenchArgs::try_parse_from(
+        std::iter::once("vivace bench".to_owned()).chain(args.iter().cloned()),
+    ) {
         Ok(parsed) => parsed,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("vivace bench: failed to start the runtime: {error}");

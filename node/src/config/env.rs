@@ -58,6 +58,9 @@ mod tests {
         assert_eq!(expand_env("x: ${MISSING}", lookup), "x: ");
         assert_eq!(expand_env("x: ${MISSING:-fallback}", lookup), "x: fallback");
         assert_eq!(expand_env("x: ${EMPTY:-fallback}", lookup), "x: fallback");
-        assert_eq!(expand_env("cost: 5$ and ${unclosed", lookup), "cost: 5$ and ${unclosed");
+        assert_eq!(
+            expand_env("cost: 5$ and ${unclosed", lookup),
+            "cost: 5$ and ${unclosed"
+        );
     }
 }

@@ -30,11 +30,16 @@ fn flag_path(name: &str) -> Vec<String> {
     if let Some(path) = alias(name) {
         return path.iter().map(|segment| (*segment).to_owned()).collect();
     }
-    name.split('.').map(|segment| segment.replace('-', "_")).collect()
+    name.split('.')
+        .map(|segment| segment.replace('-', "_"))
+        .collect()
 }
 
 fn is_boolean_flag(name: &str) -> bool {
-    matches!(name, "config.expand-env" | "version" | "help" | "h" | "multitenancy.enabled" | "auth.enabled")
+    matches!(
+        name,
+        "config.expand-env" | "version" | "help" | "h" | "multitenancy.enabled" | "auth.enabled"
+    )
 }
 
 /// A flag value as YAML (numbers and booleans typed, anything else a string).
@@ -52,22 +57,31 @@ pub fn parse_flags(args: &[String]) -> Result<ParsedFlags, ConfigError> {
     while index < args.len() {
         let argument = &args[index];
         index += 1;
-        let Some(stripped) = argument.strip_prefix("--").or_else(|| argument.strip_prefix('-')) else {
-            return Err(ConfigError::Flag(format!("unexpected argument {argument:?}: flags look like -name=value")));
+        let Some(stripped) = argument
+            .strip_prefix("--")
+            .or_else(|| argument.strip_prefix('-'))
+        else {
+            return Err(ConfigError::Flag(format!(
+                "unexpected argument {argument:?}: flags look like -name=value"
+            )));
         };
         let (name, inline_value) = match stripped.split_once('=') {
             Some((name, value)) => (name, Some(value.to_owned())),
             None => (stripped, None),
         };
         if name.is_empty() {
-            return Err(ConfigError::Flag(format!("unexpected argument {argument:?}")));
+            return Err(ConfigError::Flag(format!(
+                "unexpected argument {argument:?}"
+            )));
         }
         let value = match inline_value {
             Some(value) => value,
             None if is_boolean_flag(name) => "true".to_owned(),
             None => {
                 let Some(next) = args.get(index) else {
-                    return Err(ConfigError::Flag(format!("flag needs an argument: -{name}")));
+                    return Err(ConfigError::Flag(format!(
+                        "flag needs an argument: -{name}"
+                    )));
                 };
                 index += 1;
                 next.clone()

@@ -17,9 +17,15 @@ pub enum ConfigError {
     #[error("{0}")]
     Flag(String),
     #[error("failed to read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("failed to parse config file {path}: {source}")]
-    Yaml { path: String, source: serde_yaml::Error },
+    Yaml {
+        path: String,
+        source: serde_yaml::Error,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
     #[error("unknown configuration key {key:?}{place}")]
@@ -81,10 +87,19 @@ const UNSUPPORTED_RECEIVERS: &[&str] = &["jaeger", "zipkin", "kafka", "opencensu
 /// Legacy flat overrides keys and where they live now.
 const LEGACY_OVERRIDES: &[(&str, &[&str])] = &[
     ("ingestion_rate_strategy", &["ingestion", "rate_strategy"]),
-    ("ingestion_rate_limit_bytes", &["ingestion", "rate_limit_bytes"]),
-    ("ingestion_burst_size_bytes", &["ingestion", "burst_size_bytes"]),
+    (
+        "ingestion_rate_limit_bytes",
+        &["ingestion", "rate_limit_bytes"],
+    ),
+    (
+        "ingestion_burst_size_bytes",
+        &["ingestion", "burst_size_bytes"],
+    ),
     ("max_traces_per_user", &["ingestion", "max_traces_per_user"]),
-    ("max_global_traces_per_user", &["ingestion", "max_global_traces_per_user"]),
+    (
+        "max_global_traces_per_user",
+        &["ingestion", "max_global_traces_per_user"],
+    ),
     ("max_bytes_per_trace", &["global", "max_bytes_per_trace"]),
 ];
 
@@ -93,7 +108,11 @@ fn read_file(path: &str, expand: bool) -> Result<Value, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    let expanded = if expand { env::expand_env(&text, |name| std::env::var(name).ok()) } else { text };
+    let expanded = if expand {
+        env::expand_env(&text, |name| std::env::var(name).ok())
+    } else {
+        text
+    };
     let tree: Value = serde_yaml::from_str(&expanded).map_err(|source| ConfigError::Yaml {
         path: path.to_owned(),
         source,
@@ -101,11 +120,17 @@ fn read_file(path: &str, expand: bool) -> Result<Value, ConfigError> {
     match tree {
         Value::Null => Ok(Value::Mapping(Mapping::new())),
         Value::Mapping(_) => Ok(tree),
-        _ => Err(ConfigError::Invalid(format!("config file {path} must hold a mapping at the top level"))),
+        _ => Err(ConfigError::Invalid(format!(
+            "config file {path} must hold a mapping at the top level"
+        ))),
     }
 }
 
-fn check_sections(tree: &Value, place: &str, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
+fn check_sections(
+    tree: &Value,
+    place: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
     let Value::Mapping(mapping) = tree else {
         return Ok(());
     };
@@ -115,7 +140,9 @@ fn check_sections(tree: &Value, place: &str, warnings: &mut Vec<String>) -> Resu
             continue;
         }
         if FOREIGN_SECTIONS.contains(&name) {
-            warnings.push(format!("config section {name} is for a Tempo component vivace does not have; ignored"));
+            warnings.push(format!(
+                "config section {name} is for a Tempo component vivace does not have; ignored"
+            ));
             continue;
         }
         return Err(ConfigError::UnknownKey {
@@ -157,7 +184,9 @@ fn receiver_warnings(receivers: Option<&Value>, warnings: &mut Vec<String>) {
     for key in mapping.keys() {
         let name = key.as_str().unwrap_or_default();
         if UNSUPPORTED_RECEIVERS.contains(&name) {
-            warnings.push(format!("receiver {name} is not supported by vivace yet; ignored"));
+            warnings.push(format!(
+                "receiver {name} is not supported by vivace yet; ignored"
+            ));
         }
     }
 }
@@ -172,7 +201,10 @@ impl DistributorConfig {
             return None;
         };
         let settings = protocols.get(protocol)?;
-        let endpoint = settings.get("endpoint").and_then(Value::as_str).unwrap_or(default);
+        let endpoint = settings
+            .get("endpoint")
+            .and_then(Value::as_str)
+            .unwrap_or(default);
         Some(endpoint.to_owned())
     }
 
@@ -190,7 +222,8 @@ impl DistributorConfig {
 impl Config {
     /// The configuration as YAML (`/status/config`).
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_else(|error| format!("# failed to render the configuration: {error}\n"))
+        serde_yaml::to_string(self)
+            .unwrap_or_else(|error| format!("# failed to render the configuration: {error}\n"))
     }
 }
 
@@ -202,21 +235,38 @@ pub fn load(args: &[String]) -> Result<LoadedConfig, ConfigError> {
         Some(path) => read_file(path, parsed.expand_env)?,
         None => Value::Mapping(Mapping::new()),
     };
-    let place = parsed.config_file.as_ref().map(|path| format!(" in {path}")).unwrap_or_default();
+    let place = parsed
+        .config_file
+        .as_ref()
+        .map(|path| format!(" in {path}"))
+        .unwrap_or_default();
     check_sections(&tree, &place, &mut warnings)?;
     for (path, value) in &parsed.settings {
         let top = path.first().map(String::as_str).unwrap_or_default();
         if !ACCEPTED_SECTIONS.contains(&top) && !FOREIGN_SECTIONS.contains(&top) {
-            return Err(ConfigError::Flag(format!("flag provided but not defined: -{}", path.join(".").replace('_', "-"))));
+            return Err(ConfigError::Flag(format!(
+                "flag provided but not defined: -{}",
+                path.join(".").replace('_', "-")
+            )));
         }
         set_path(&mut tree, path, value.clone())?;
     }
     normalize(&mut tree)?;
-    receiver_warnings(tree.get("distributor").and_then(|distributor| distributor.get("receivers")), &mut warnings);
-    if tree.get("storage").and_then(|storage| storage.get("trace")).and_then(|trace| trace.get("cache")).is_some() {
+    receiver_warnings(
+        tree.get("distributor")
+            .and_then(|distributor| distributor.get("receivers")),
+        &mut warnings,
+    );
+    if tree
+        .get("storage")
+        .and_then(|storage| storage.get("trace"))
+        .and_then(|trace| trace.get("cache"))
+        .is_some()
+    {
         warnings.push("storage.trace.cache is ignored: vivace uses its built-in hybrid cache (storage.trace.vivace_cache)".to_owned());
     }
-    let config: Config = serde_yaml::from_value(tree).map_err(|error| ConfigError::Invalid(format!("{error}{place}")))?;
+    let config: Config = serde_yaml::from_value(tree)
+        .map_err(|error| ConfigError::Invalid(format!("{error}{place}")))?;
     validate(&config)?;
     Ok(LoadedConfig {
         config,
@@ -229,10 +279,14 @@ pub fn load(args: &[String]) -> Result<LoadedConfig, ConfigError> {
 fn validate(config: &Config) -> Result<(), ConfigError> {
     let backend = config.storage.trace.backend.as_str();
     if backend != "local" {
-        return Err(ConfigError::Invalid(format!("storage backend {backend} is not supported yet (supported: local)")));
+        return Err(ConfigError::Invalid(format!(
+            "storage backend {backend} is not supported yet (supported: local)"
+        )));
     }
     if config.ingester.flush_check_period.is_zero() {
-        return Err(ConfigError::Invalid("ingester.flush_check_period must be greater than zero".to_owned()));
+        return Err(ConfigError::Invalid(
+            "ingester.flush_check_period must be greater than zero".to_owned(),
+        ));
     }
     Ok(())
 }

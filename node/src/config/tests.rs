@@ -26,11 +26,26 @@ fn defaults_are_tempo_s() {
     assert_eq!(config.server.http_listen_port, 3200);
     assert_eq!(config.server.grpc_listen_port, 9095);
     assert_eq!(config.ingester.trace_idle_period, Duration::from_secs(5));
-    assert_eq!(config.ingester.max_block_duration, Duration::from_secs(1800));
-    assert_eq!(config.overrides.defaults.ingestion.rate_limit_bytes, 30_000_000);
-    assert_eq!(config.overrides.defaults.global.max_bytes_per_trace, 5_000_000);
-    assert_eq!(config.distributor.otlp_grpc_endpoint().as_deref(), Some("0.0.0.0:4317"));
-    assert_eq!(config.distributor.otlp_http_endpoint().as_deref(), Some("0.0.0.0:4318"));
+    assert_eq!(
+        config.ingester.max_block_duration,
+        Duration::from_secs(1800)
+    );
+    assert_eq!(
+        config.overrides.defaults.ingestion.rate_limit_bytes,
+        30_000_000
+    );
+    assert_eq!(
+        config.overrides.defaults.global.max_bytes_per_trace,
+        5_000_000
+    );
+    assert_eq!(
+        config.distributor.otlp_grpc_endpoint().as_deref(),
+        Some("0.0.0.0:4317")
+    );
+    assert_eq!(
+        config.distributor.otlp_http_endpoint().as_deref(),
+        Some("0.0.0.0:4318")
+    );
     assert!(loaded.warnings.is_empty());
 }
 
@@ -90,12 +105,36 @@ fn a_tempo_file_loads_with_one_warning_per_foreign_section() {
     assert_eq!(config.server.http_listen_port, 3201);
     assert_eq!(config.ingester.max_block_duration, Duration::from_secs(300));
     assert_eq!(config.storage.trace.wal.path, "/var/tempo/wal");
-    assert_eq!(config.distributor.otlp_grpc_endpoint().as_deref(), Some("tempo:4317"));
-    assert_eq!(config.distributor.otlp_http_endpoint(), None, "only listed protocols are enabled");
-    let block_builder = loaded.warnings.iter().filter(|warning| warning.contains("block_builder")).count();
-    let live_store = loaded.warnings.iter().filter(|warning| warning.contains("live_store")).count();
-    let jaeger = loaded.warnings.iter().filter(|warning| warning.contains("jaeger")).count();
-    assert_eq!((block_builder, live_store, jaeger), (1, 1, 1), "{:?}", loaded.warnings);
+    assert_eq!(
+        config.distributor.otlp_grpc_endpoint().as_deref(),
+        Some("tempo:4317")
+    );
+    assert_eq!(
+        config.distributor.otlp_http_endpoint(),
+        None,
+        "only listed protocols are enabled"
+    );
+    let block_builder = loaded
+        .warnings
+        .iter()
+        .filter(|warning| warning.contains("block_builder"))
+        .count();
+    let live_store = loaded
+        .warnings
+        .iter()
+        .filter(|warning| warning.contains("live_store"))
+        .count();
+    let jaeger = loaded
+        .warnings
+        .iter()
+        .filter(|warning| warning.contains("jaeger"))
+        .count();
+    assert_eq!(
+        (block_builder, live_store, jaeger),
+        (1, 1, 1),
+        "{:?}",
+        loaded.warnings
+    );
     assert!(config.to_yaml().contains("http_listen_port: 3201"));
 }
 
@@ -106,16 +145,30 @@ fn unknown_keys_and_bad_yaml_are_errors() {
     let error = with_file("server:\n  http_listen_port: [\n", &[]).expect_err("bad yaml");
     assert!(error.to_string().contains("line"), "{error}");
     let error = with_file("server:\n  http_listen_port: lots\n", &[]).expect_err("bad type");
-    assert!(error.to_string().contains("http_listen_port") || error.to_string().contains("invalid"), "{error}");
+    assert!(
+        error.to_string().contains("http_listen_port") || error.to_string().contains("invalid"),
+        "{error}"
+    );
     assert!(load(&args(&["-no.such-flag=1"])).is_err());
     assert!(load(&args(&["-storage.trace.backend=s3"])).is_err());
 }
 
 #[test]
 fn flags_override_the_file() {
-    let loaded = with_file("server:\n  http_listen_port: 3201\n", &["--server.http-listen-port=3300", "-ingester.trace-idle-period", "250ms"]).expect("loads");
+    let loaded = with_file(
+        "server:\n  http_listen_port: 3201\n",
+        &[
+            "--server.http-listen-port=3300",
+            "-ingester.trace-idle-period",
+            "250ms",
+        ],
+    )
+    .expect("loads");
     assert_eq!(loaded.config.server.http_listen_port, 3300);
-    assert_eq!(loaded.config.ingester.trace_idle_period, Duration::from_millis(250));
+    assert_eq!(
+        loaded.config.ingester.trace_idle_period,
+        Duration::from_millis(250)
+    );
 }
 
 #[test]
@@ -132,15 +185,31 @@ fn env_expansion_only_when_asked() {
 fn legacy_overrides_and_auth_enabled() {
     let loaded = with_file("auth_enabled: true\noverrides:\n  ingestion_rate_limit_bytes: 123\n  max_bytes_per_trace: 456\n", &[]).expect("loads");
     assert!(loaded.config.multitenancy_enabled);
-    assert_eq!(loaded.config.overrides.defaults.ingestion.rate_limit_bytes, 123);
-    assert_eq!(loaded.config.overrides.defaults.global.max_bytes_per_trace, 456);
+    assert_eq!(
+        loaded.config.overrides.defaults.ingestion.rate_limit_bytes,
+        123
+    );
+    assert_eq!(
+        loaded.config.overrides.defaults.global.max_bytes_per_trace,
+        456
+    );
 }
 
 #[test]
 fn receivers_with_empty_protocols_use_defaults() {
-    let loaded = with_file("distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n        http:\n", &[]).expect("loads");
-    assert_eq!(loaded.config.distributor.otlp_grpc_endpoint().as_deref(), Some("0.0.0.0:4317"));
-    assert_eq!(loaded.config.distributor.otlp_http_endpoint().as_deref(), Some("0.0.0.0:4318"));
+    let loaded = with_file(
+        "distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n        http:\n",
+        &[],
+    )
+    .expect("loads");
+    assert_eq!(
+        loaded.config.distributor.otlp_grpc_endpoint().as_deref(),
+        Some("0.0.0.0:4317")
+    );
+    assert_eq!(
+        loaded.config.distributor.otlp_http_endpoint().as_deref(),
+        Some("0.0.0.0:4318")
+    );
 }
 
 proptest! {

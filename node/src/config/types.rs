@@ -17,11 +17,16 @@ pub mod go_duration {
         if trimmed == "0" {
             return Ok(Duration::ZERO);
         }
-        humantime::parse_duration(trimmed).map_err(|error| format!("invalid duration {trimmed:?}: {error}"))
+        humantime::parse_duration(trimmed)
+            .map_err(|error| format!("invalid duration {trimmed:?}: {error}"))
     }
 
     pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*duration).to_string().replace(' ', ""))
+        serializer.serialize_str(
+            &humantime::format_duration(*duration)
+                .to_string()
+                .replace(' ', ""),
+        )
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
@@ -32,7 +37,9 @@ pub mod go_duration {
                 .as_u64()
                 .map(Duration::from_nanos)
                 .ok_or_else(|| D::Error::custom("a duration must not be negative")),
-            other => Err(D::Error::custom(format!("expected a duration, found {other:?}"))),
+            other => Err(D::Error::custom(format!(
+                "expected a duration, found {other:?}"
+            ))),
         }
     }
 }

@@ -45,9 +45,18 @@ fn prefixed(prefix: &str, route: &str) -> String {
 pub fn api_router(state: Arc<ApiState>, http_api_prefix: &str) -> Router {
     let api = Router::new()
         .route(&prefixed(http_api_prefix, "/api/echo"), get(status::echo))
-        .route(&prefixed(http_api_prefix, "/api/status/buildinfo"), get(status::buildinfo))
-        .route(&prefixed(http_api_prefix, "/api/traces/{trace_id}"), get(traces::trace_by_id_v1))
-        .route(&prefixed(http_api_prefix, "/api/v2/traces/{trace_id}"), get(traces::trace_by_id_v2))
+        .route(
+            &prefixed(http_api_prefix, "/api/status/buildinfo"),
+            get(status::buildinfo),
+        )
+        .route(
+            &prefixed(http_api_prefix, "/api/traces/{trace_id}"),
+            get(traces::trace_by_id_v1),
+        )
+        .route(
+            &prefixed(http_api_prefix, "/api/v2/traces/{trace_id}"),
+            get(traces::trace_by_id_v2),
+        )
         .layer(CompressionLayer::new().gzip(true));
     let operations = Router::new()
         .route("/ready", get(status::ready))
@@ -60,7 +69,10 @@ pub fn api_router(state: Arc<ApiState>, http_api_prefix: &str) -> Router {
     let telemetry = Arc::clone(&state.telemetry);
     api.merge(operations)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(telemetry, crate::telemetry::observe_request))
+        .layer(axum::middleware::from_fn_with_state(
+            telemetry,
+            crate::telemetry::observe_request,
+        ))
 }
 
 #[cfg(test)]

@@ -15,7 +15,11 @@ pub const TEMPO_API_VERSION: &str = "2.10.0";
 
 /// `GET /api/echo`: Grafana's data source test.
 pub async fn echo() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "echo\n").into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "echo\n",
+    )
+        .into_response()
 }
 
 /// `GET /api/status/buildinfo`.
@@ -29,7 +33,11 @@ pub async fn buildinfo() -> Response {
         "goVersion": "",
         "vivaceVersion": env!("CARGO_PKG_VERSION"),
     });
-    ([(header::CONTENT_TYPE, "application/json")], info.to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        info.to_string(),
+    )
+        .into_response()
 }
 
 /// `GET /ready`: 200 once the WAL is replayed and the servers are up.
@@ -37,24 +45,39 @@ pub async fn ready(State(state): State<Arc<ApiState>>) -> Response {
     if state.ready.load(Ordering::Acquire) {
         return (StatusCode::OK, "ready\n").into_response();
     }
-    (StatusCode::SERVICE_UNAVAILABLE, "Ingester not ready: replaying the wal\n").into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Ingester not ready: replaying the wal\n",
+    )
+        .into_response()
 }
 
 /// `GET /metrics` in the Prometheus text format.
 pub async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
     match state.telemetry.encode() {
         Ok(text) => (
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             text,
         )
             .into_response(),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to encode metrics: {error}")).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to encode metrics: {error}"),
+        )
+            .into_response(),
     }
 }
 
 /// `GET /status/config`: the running configuration as YAML.
 pub async fn config(State(state): State<Arc<ApiState>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], state.config_yaml.clone()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        state.config_yaml.clone(),
+    )
+        .into_response()
 }
 
 /// `POST /flush`: cuts every live trace and head block now and flushes them.
@@ -64,6 +87,10 @@ pub async fn flush(State(state): State<Arc<ApiState>>) -> Response {
     };
     match ingester.send(FlushAll).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("ingester unavailable: {error}")).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("ingester unavailable: {error}"),
+        )
+            .into_response(),
     }
 }

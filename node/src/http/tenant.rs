@@ -36,7 +36,8 @@ pub fn validate_tenant(tenant: &str) -> Result<(), TenantError> {
     if tenant == "." || tenant == ".." || tenant == "__mimir_cluster" {
         return Err(TenantError::Unsafe(tenant.to_owned()));
     }
-    let allowed = |character: char| character.is_ascii_alphanumeric() || "!-_.*'()".contains(character);
+    let allowed =
+        |character: char| character.is_ascii_alphanumeric() || "!-_.*'()".contains(character);
     if let Some(bad) = tenant.chars().find(|character| !allowed(*character)) {
         return Err(TenantError::BadCharacter(bad));
     }
@@ -44,7 +45,10 @@ pub fn validate_tenant(tenant: &str) -> Result<(), TenantError> {
 }
 
 /// Resolves the tenant of a request from its (already lower-cased by `http`) headers.
-pub fn tenant_from_value(value: Option<&str>, multitenancy_enabled: bool) -> Result<String, TenantError> {
+pub fn tenant_from_value(
+    value: Option<&str>,
+    multitenancy_enabled: bool,
+) -> Result<String, TenantError> {
     if !multitenancy_enabled {
         return Ok(SINGLE_TENANT.to_owned());
     }
@@ -56,8 +60,13 @@ pub fn tenant_from_value(value: Option<&str>, multitenancy_enabled: bool) -> Res
 }
 
 /// Resolves the tenant from HTTP headers.
-pub fn tenant_from_headers(headers: &HeaderMap, multitenancy_enabled: bool) -> Result<String, TenantError> {
-    let value = headers.get(ORG_ID_HEADER).and_then(|value| value.to_str().ok());
+pub fn tenant_from_headers(
+    headers: &HeaderMap,
+    multitenancy_enabled: bool,
+) -> Result<String, TenantError> {
+    let value = headers
+        .get(ORG_ID_HEADER)
+        .and_then(|value| value.to_str().ok());
     tenant_from_value(value, multitenancy_enabled)
 }
 
@@ -67,14 +76,20 @@ mod tests {
 
     #[test]
     fn single_tenant_when_disabled() {
-        assert_eq!(tenant_from_value(Some("x"), false).as_deref(), Ok(SINGLE_TENANT));
+        assert_eq!(
+            tenant_from_value(Some("x"), false).as_deref(),
+            Ok(SINGLE_TENANT)
+        );
     }
 
     #[test]
     fn required_and_validated_when_enabled() {
         assert_eq!(tenant_from_value(None, true), Err(TenantError::Missing));
         assert_eq!(TenantError::Missing.to_string(), "no org id");
-        assert_eq!(tenant_from_value(Some("team-a"), true).as_deref(), Ok("team-a"));
+        assert_eq!(
+            tenant_from_value(Some("team-a"), true).as_deref(),
+            Ok("team-a")
+        );
         assert!(tenant_from_value(Some("../etc"), true).is_err());
         assert!(tenant_from_value(Some(".."), true).is_err());
         assert!(tenant_from_value(Some(&"a".repeat(151)), true).is_err());

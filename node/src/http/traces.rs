@@ -20,8 +20,17 @@ use super::tenant::tenant_from_headers;
 const PROTOBUF: &str = "application/protobuf";
 const JSON: &str = "application/json";
 
-fn bad_request(message: impl Into<String>) -> Response {
-    (StatusCode::BAD_REQUEST, message.into()).into_response()
+/// An error answer: a status and a plain-text body, as Tempo writes them.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
 fn wants_protobuf(headers: &HeaderMap) -> bool {
@@ -31,7 +40,7 @@ fn wants_protobuf(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains(PROTOBUF))
 }
 
-fn parse_seconds(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Response> {
+fn parse_seconds(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
     let Some(text) = params.get(name).filter(|text| !text.is_empty()) else {
         return Ok(None);
     };
@@ -46,8 +55,9 @@ fn parse_request(
     headers: &HeaderMap,
     trace_id_text: &str,
     params: &HashMap<String, String>,
-) -> Result<FindRequest, Response> {
-    let tenant = tenant_from_headers(headers, state.multitenancy_enabled).map_err(|error| bad_request(error.to_string()))?;
+) -> Result<FindRequest, ApiError> {
+    let tenant = tenant_from_headers(headers, state.multitenancy_enabled)
+        .map_err(|error| bad_request(error.to_string()))?;
     let trace_id = parse_trace_id(trace_id_text).map_err(|error| bad_request(error.to_string()))?;
     let start_seconds = parse_seconds(params, "start")?;
     let end_seconds = parse_seconds(params, "end")?;
@@ -72,13 +82,26 @@ fn parse_request(
 }
 
 async fn find(state: &ApiState, request: FindRequest) -> Result<FindResult, Response> {
-    state.querier.send(FindTraceById(request)).await.map_err(|error| {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("querier unavailable: {error}")).into_response()
-    })
+    state
+        .querier
+        .send(FindTraceById(request))
+        .await
+        .map_err(|error| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("querier unavailable: {error}"),
+            )
+                .into_response()
+        })
 }
 
 fn body(content_type: &'static str, bytes: Vec<u8>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], bytes).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        bytes,
+    )
+        .into_response()
 }
 
 /// `GET /api/traces/{traceID}`.
@@ -90,14 +113,17 @@ pub async fn trace_by_id_v1(
 ) -> Response {
     let request = match parse_request(&state, &headers, &trace_id_text, &params) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let result = match find(&state, request).await {
         Ok(result) => result,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     if result.span_count == 0 && !result.failed_blocks.is_empty() {
-        let message = format!("failed to read the trace: {}", result.failed_blocks.join("; "));
+        let message = format!(
+            "failed to read the trace: {}",
+            result.failed_blocks.join("; ")
+        );
         return (StatusCode::INTERNAL_SERVER_ERROR, message).into_response();
     }
     if result.span_count == 0 {
@@ -107,14 +133,20 @@ pub async fn trace_by_id_v1(
     if state.max_bytes_per_trace > 0 && size > state.max_bytes_per_trace {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("trace exceeds max size (max bytes: {})", state.max_bytes_per_trace),
+            format!(
+                "trace exceeds max size (max bytes: {})",
+                state.max_bytes_per_trace
+            ),
         )
             .into_response();
     }
     if wants_protobuf(&headers) {
         return body(PROTOBUF, result.trace.encode_to_vec());
     }
-    body(JSON, trace_to_v1_json(&result.trace).to_string().into_bytes())
+    body(
+        JSON,
+        trace_to_v1_json(&result.trace).to_string().into_bytes(),
+    )
 }
 
 /// Drops spans from the end until the trace fits `max_bytes`.
@@ -130,7 +162,11 @@ fn cut_to_size(trace: &mut Trace, max_bytes: u64) {
         if scope.spans.pop().is_none() {
             batch.scope_spans.pop();
         }
-        if batch.scope_spans.last().is_some_and(|last| last.spans.is_empty()) {
+        if batch
+            .scope_spans
+            .last()
+            .is_some_and(|last| last.spans.is_empty())
+        {
             batch.scope_spans.pop();
         }
         if batch.scope_spans.is_empty() {
@@ -148,14 +184,19 @@ pub async fn trace_by_id_v2(
 ) -> Response {
     let request = match parse_request(&state, &headers, &trace_id_text, &params) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
-    if params.get("q").is_some_and(|query| !query.trim().is_empty()) {
-        return bad_request("invalid TraceQL filter: TraceQL filtering of trace by ID is not yet supported");
+    if params
+        .get("q")
+        .is_some_and(|query| !query.trim().is_empty())
+    {
+        let message =
+            "invalid TraceQL filter: TraceQL filtering of trace by ID is not yet supported";
+        return bad_request(message).into_response();
     }
     let result = match find(&state, request).await {
         Ok(result) => result,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let mut response = TraceByIdResponse {
         trace: Some(result.trace),
@@ -170,7 +211,10 @@ pub async fn trace_by_id_v2(
     };
     if !result.failed_blocks.is_empty() {
         response.status = PartialStatus::Partial as i32;
-        response.message = format!("some data could not be read: {}", result.failed_blocks.join("; "));
+        response.message = format!(
+            "some data could not be read: {}",
+            result.failed_blocks.join("; ")
+        );
     }
     if let Some(trace) = response.trace.as_mut()
         && state.max_bytes_per_trace > 0
@@ -186,7 +230,12 @@ pub async fn trace_by_id_v2(
     if wants_protobuf(&headers) {
         return body(PROTOBUF, response.encode_to_vec());
     }
-    body(JSON, trace_by_id_response_to_json(&response).to_string().into_bytes())
+    body(
+        JSON,
+        trace_by_id_response_to_json(&response)
+            .to_string()
+            .into_bytes(),
+    )
 }
 
 #[cfg(test)]

@@ -12,8 +12,11 @@ const CRC_BYTES: usize = 4;
 pub fn parameters(items: usize, false_positive: f64, shard_size_bytes: usize) -> (usize, u64, u32) {
     let items = items.max(1) as f64;
     let rate = false_positive.clamp(1e-9, 0.5);
-    let total_bits = (-items * rate.ln() / (std::f64::consts::LN_2 * std::f64::consts::LN_2)).ceil();
-    let hashes = ((total_bits / items) * std::f64::consts::LN_2).round().clamp(1.0, 30.0) as u32;
+    let total_bits =
+        (-items * rate.ln() / (std::f64::consts::LN_2 * std::f64::consts::LN_2)).ceil();
+    let hashes = ((total_bits / items) * std::f64::consts::LN_2)
+        .round()
+        .clamp(1.0, 30.0) as u32;
     let shard_bits = (shard_size_bytes.max(64) * 8) as f64;
     let shards = (total_bits / shard_bits).ceil().clamp(1.0, 1000.0) as usize;
     let bits_per_shard = (total_bits / shards as f64).ceil().max(64.0) as u64;
@@ -44,7 +47,8 @@ impl BloomShard {
         let bits = (self.words.len() as u64 * 64).max(64);
         let first = xxh3_64_with_seed(item, 1);
         let second = xxh3_64_with_seed(item, 2) | 1;
-        (0..u64::from(self.hashes)).map(move |index| first.wrapping_add(index.wrapping_mul(second)) % bits)
+        (0..u64::from(self.hashes))
+            .map(move |index| first.wrapping_add(index.wrapping_mul(second)) % bits)
     }
 
     pub fn insert(&mut self, item: &[u8]) {
@@ -98,7 +102,11 @@ impl BloomShard {
 }
 
 /// Builds every shard of a block's filter.
-pub fn build_shards(trace_ids: &[[u8; 16]], false_positive: f64, shard_size_bytes: usize) -> Vec<BloomShard> {
+pub fn build_shards(
+    trace_ids: &[[u8; 16]],
+    false_positive: f64,
+    shard_size_bytes: usize,
+) -> Vec<BloomShard> {
     let (shards, bits, hashes) = parameters(trace_ids.len(), false_positive, shard_size_bytes);
     let mut filters = vec![BloomShard::new(bits, hashes); shards];
     for trace_id in trace_ids {
@@ -114,11 +122,13 @@ mod tests {
 
     #[test]
     fn false_positive_rate_is_near_the_target() {
-        let ids: Vec<[u8; 16]> = (0..20_000u64).map(|index| {
-            let mut id = [0u8; 16];
-            id[..8].copy_from_slice(&index.to_le_bytes());
-            id
-        }).collect();
+        let ids: Vec<[u8; 16]> = (0..20_000u64)
+            .map(|index| {
+                let mut id = [0u8; 16];
+                id[..8].copy_from_slice(&index.to_le_bytes());
+                id
+            })
+            .collect();
         let shards = build_shards(&ids, 0.01, 4096);
         assert!(shards.len() > 1);
         for id in &ids {
@@ -131,7 +141,10 @@ mod tests {
                 shards[shard_for(&id, shards.len())].may_contain(&id)
             })
             .count();
-        assert!(false_positives < 400, "false positives: {false_positives} of 20000");
+        assert!(
+            false_positives < 400,
+            "false positives: {false_positives} of 20000"
+        );
     }
 
     #[test]

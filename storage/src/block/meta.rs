@@ -102,7 +102,16 @@ mod tests {
             replication_factor: 1,
         };
         let json = serde_json::to_value(&meta).expect("serializes");
-        for key in ["blockID", "tenantID", "startTime", "endTime", "totalObjects", "totalRecords", "bloomShards", "footerSize"] {
+        for key in [
+            "blockID",
+            "tenantID",
+            "startTime",
+            "endTime",
+            "totalObjects",
+            "totalRecords",
+            "bloomShards",
+            "footerSize",
+        ] {
             assert!(json.get(key).is_some(), "{key} missing in {json}");
         }
         let mut with_extra = json.clone();

@@ -46,7 +46,10 @@ pub async fn list_tenants(store: &dyn BlockStore) -> Result<Vec<String>, Storage
 
 /// The blocks of a tenant: folders with a readable `meta.json`. A folder without one is a block
 /// still being written (or abandoned) and does not exist; an unreadable one is logged and skipped.
-pub async fn list_blocks(store: &dyn BlockStore, tenant: &str) -> Result<Vec<BlockMeta>, StorageError> {
+pub async fn list_blocks(
+    store: &dyn BlockStore,
+    tenant: &str,
+) -> Result<Vec<BlockMeta>, StorageError> {
     let mut blocks = Vec::new();
     for folder in store.list_dirs(tenant).await? {
         let Ok(block_id) = Uuid::parse_str(&folder) else {
@@ -60,7 +63,9 @@ pub async fn list_blocks(store: &dyn BlockStore, tenant: &str) -> Result<Vec<Blo
         };
         match serde_json::from_slice::<BlockMeta>(&bytes) {
             Ok(meta) => blocks.push(meta),
-            Err(error) => tracing::warn!(%path, %error, "skipping block with an unreadable meta.json"),
+            Err(error) => {
+                tracing::warn!(%path, %error, "skipping block with an unreadable meta.json")
+            }
         }
     }
     Ok(blocks)

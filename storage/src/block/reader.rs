@@ -7,7 +7,10 @@ use std::sync::Arc;
 use arrow_array::{Array, FixedSizeBinaryArray};
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::reader::{ChunkReader, Length};
 use vivace_cache::Cache;
@@ -66,7 +69,9 @@ impl ChunkReader for FetchedRanges {
                 return Ok(bytes::Buf::reader(bytes.slice((start - offset) as usize..)));
             }
         }
-        Err(parquet::errors::ParquetError::General(format!("read at {start} outside the fetched ranges")))
+        Err(parquet::errors::ParquetError::General(format!(
+            "read at {start} outside the fetched ranges"
+        )))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
@@ -107,7 +112,9 @@ impl BlockReader {
         let shards = self.meta.bloom_shards.max(1) as usize;
         let shard = shard_for(trace_id, shards);
         let key = format!("bloom/{}/{}", self.base, shard);
-        let bytes = self.cached(key, format!("{}/bloom-{shard}", self.base)).await?;
+        let bytes = self
+            .cached(key, format!("{}/bloom-{shard}", self.base))
+            .await?;
         match BloomShard::decode(&bytes) {
             Some(filter) => Ok(filter.may_contain(trace_id)),
             None => {
@@ -118,7 +125,12 @@ impl BlockReader {
     }
 
     async fn index(&self) -> Result<BlockIndex, StorageError> {
-        let bytes = self.cached(format!("index/{}", self.base), format!("{}/index", self.base)).await?;
+        let bytes = self
+            .cached(
+                format!("index/{}", self.base),
+                format!("{}/index", self.base),
+            )
+            .await?;
         serde_json::from_slice(&bytes).map_err(|error| StorageError::Corrupt {
             path: format!("{}/index", self.base),
             detail: error.to_string(),
@@ -133,10 +145,12 @@ impl BlockReader {
             Some(hit) => hit,
             None => {
                 let size = self.meta.size;
-                let start = size.checked_sub(footer_len).ok_or_else(|| StorageError::Corrupt {
-                    path: path.clone(),
-                    detail: "footer larger than the file".to_owned(),
-                })?;
+                let start = size
+                    .checked_sub(footer_len)
+                    .ok_or_else(|| StorageError::Corrupt {
+                        path: path.clone(),
+                        detail: "footer larger than the file".to_owned(),
+                    })?;
                 let fetched = self.store.get_range(&path, start..size).await?;
                 self.cache.insert(key, fetched.clone());
                 fetched
@@ -148,16 +162,20 @@ impl BlockReader {
                 detail: "missing parquet footer magic".to_owned(),
             });
         }
-        let metadata = ParquetMetaDataReader::decode_metadata(&bytes[..bytes.len() - 8]).map_err(|error| {
-            StorageError::Corrupt {
-                path: path.clone(),
-                detail: format!("undecodable parquet footer: {error}"),
-            }
-        })?;
+        let metadata =
+            ParquetMetaDataReader::decode_metadata(&bytes[..bytes.len() - 8]).map_err(|error| {
+                StorageError::Corrupt {
+                    path: path.clone(),
+                    detail: format!("undecodable parquet footer: {error}"),
+                }
+            })?;
         Ok(Arc::new(metadata))
     }
 
-    async fn fetch_row_group(&self, row_group: &RowGroupIndex) -> Result<Vec<(u64, Bytes)>, StorageError> {
+    async fn fetch_row_group(
+        &self,
+        row_group: &RowGroupIndex,
+    ) -> Result<Vec<(u64, Bytes)>, StorageError> {
         let path = self.data_path();
         let (Some(first), Some(last)) = (row_group.chunks.first(), row_group.chunks.last()) else {
             return Ok(Vec::new());
@@ -178,7 +196,10 @@ impl BlockReader {
             if crc32fast::hash(&slice) != chunk.crc32 {
                 return Err(StorageError::Checksum {
                     path: path.clone(),
-                    detail: format!("column chunk at offset {} ({} bytes)", chunk.offset, chunk.length),
+                    detail: format!(
+                        "column chunk at offset {} ({} bytes)",
+                        chunk.offset, chunk.length
+                    ),
                 });
             }
             ranges.push((chunk.offset, slice));
@@ -210,12 +231,12 @@ impl BlockReader {
                 file_len: self.meta.size,
                 ranges,
             };
-            let found = decode_trace_rows(&fetched, Arc::clone(&metadata), row_group_number, trace_id).map_err(|detail| {
-                StorageError::Corrupt {
-                    path: self.data_path(),
-                    detail,
-                }
-            })?;
+            let found =
+                decode_trace_rows(&fetched, Arc::clone(&metadata), row_group_number, trace_id)
+                    .map_err(|detail| StorageError::Corrupt {
+                        path: self.data_path(),
+                        detail,
+                    })?;
             spans.extend(found);
         }
         if spans.is_empty() {
@@ -237,19 +258,28 @@ fn decode_trace_rows(
     row_group: usize,
     trace_id: &TraceId,
 ) -> Result<Vec<super::schema::ReadSpan>, String> {
-    let reader_metadata =
-        ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::new()).map_err(|error| error.to_string())?;
-    let schema_descriptor = reader_metadata.metadata().file_metadata().schema_descr_ptr();
+    let reader_metadata = ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::new())
+        .map_err(|error| error.to_string())?;
+    let schema_descriptor = reader_metadata
+        .metadata()
+        .file_metadata()
+        .schema_descr_ptr();
     let trace_id_column = schema_descriptor
         .columns()
         .iter()
         .position(|column| column.name() == TRACE_ID)
         .ok_or("no trace_id column")?;
-    let ids_reader = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched.clone(), reader_metadata.clone())
-        .with_row_groups(vec![row_group])
-        .with_projection(ProjectionMask::leaves(&schema_descriptor, [trace_id_column]))
-        .build()
-        .map_err(|error| error.to_string())?;
+    let ids_reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+        fetched.clone(),
+        reader_metadata.clone(),
+    )
+    .with_row_groups(vec![row_group])
+    .with_projection(ProjectionMask::leaves(
+        &schema_descriptor,
+        [trace_id_column],
+    ))
+    .build()
+    .map_err(|error| error.to_string())?;
     let mut matching: Vec<bool> = Vec::new();
     for batch in ids_reader {
         let batch = batch.map_err(|error| error.to_string())?;
@@ -269,11 +299,12 @@ fn decode_trace_rows(
     if rest > 0 {
         selectors.push(RowSelector::skip(rest));
     }
-    let rows_reader = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched.clone(), reader_metadata)
-        .with_row_groups(vec![row_group])
-        .with_row_selection(RowSelection::from(selectors))
-        .build()
-        .map_err(|error| error.to_string())?;
+    let rows_reader =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(fetched.clone(), reader_metadata)
+            .with_row_groups(vec![row_group])
+            .with_row_selection(RowSelection::from(selectors))
+            .build()
+            .map_err(|error| error.to_string())?;
     let mut spans = Vec::new();
     for batch in rows_reader {
         let batch = batch.map_err(|error| error.to_string())?;

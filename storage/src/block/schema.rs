@@ -4,8 +4,14 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, FixedSizeBinaryBuilder, Int32Builder, StringBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, Int32Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_array::builder::{
+    BinaryBuilder, FixedSizeBinaryBuilder, Int32Builder, StringBuilder, UInt32Builder,
+    UInt64Builder,
+};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, Int32Array, RecordBatch, StringArray,
+    UInt32Array, UInt64Array,
+};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use prost::Message;
@@ -98,7 +104,12 @@ pub fn encode_resource(batch: &ResourceSpans) -> (Bytes, String) {
     let service_name = batch
         .resource
         .as_ref()
-        .and_then(|resource| resource.attributes.iter().find(|attribute| attribute.key == "service.name"))
+        .and_then(|resource| {
+            resource
+                .attributes
+                .iter()
+                .find(|attribute| attribute.key == "service.name")
+        })
         .and_then(|attribute| attribute.value.as_ref())
         .and_then(|value| match &value.value {
             Some(any_value::Value::StringValue(text)) => Some(text.clone()),
@@ -158,7 +169,11 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, ArrowError> {
         starts.append_value(span.start_time_unix_nano);
         ends.append_value(span.end_time_unix_nano);
         let status = span.status.clone().unwrap_or_default();
-        status_codes.append_value(if span.status.is_some() { status.code } else { -1 });
+        status_codes.append_value(if span.status.is_some() {
+            status.code
+        } else {
+            -1
+        });
         status_messages.append_value(&status.message);
         trace_states.append_value(&span.trace_state);
         flags.append_value(span.flags);
@@ -174,8 +189,18 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, ArrowError> {
             }
             .encode_to_vec(),
         );
-        events.append_value(EventList { events: span.events.clone() }.encode_to_vec());
-        links.append_value(LinkList { links: span.links.clone() }.encode_to_vec());
+        events.append_value(
+            EventList {
+                events: span.events.clone(),
+            }
+            .encode_to_vec(),
+        );
+        links.append_value(
+            LinkList {
+                links: span.links.clone(),
+            }
+            .encode_to_vec(),
+        );
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(trace_ids.finish()),
@@ -239,7 +264,9 @@ pub fn batch_to_spans(batch: &RecordBatch) -> Result<Vec<ReadSpan>, String> {
     let links = column::<BinaryArray>(batch, LINKS)?;
     let mut spans = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
-        let decode_error = |what: &str, error: prost::DecodeError| format!("row {row}: undecodable {what}: {error}");
+        let decode_error = |what: &str, error: prost::DecodeError| {
+            format!("row {row}: undecodable {what}: {error}")
+        };
         let status_code = status_codes.value(row);
         let status = (status_code >= 0).then(|| Status {
             message: status_messages.value(row).to_owned(),
@@ -259,9 +286,13 @@ pub fn batch_to_spans(batch: &RecordBatch) -> Result<Vec<ReadSpan>, String> {
                 .map_err(|error| decode_error("attributes", error))?
                 .attributes,
             dropped_attributes_count: dropped_attributes.value(row),
-            events: EventList::decode(events.value(row)).map_err(|error| decode_error("events", error))?.events,
+            events: EventList::decode(events.value(row))
+                .map_err(|error| decode_error("events", error))?
+                .events,
             dropped_events_count: dropped_events.value(row),
-            links: LinkList::decode(links.value(row)).map_err(|error| decode_error("links", error))?.links,
+            links: LinkList::decode(links.value(row))
+                .map_err(|error| decode_error("links", error))?
+                .links,
             dropped_links_count: dropped_links.value(row),
             status,
         };
@@ -278,7 +309,10 @@ pub fn batch_to_spans(batch: &RecordBatch) -> Result<Vec<ReadSpan>, String> {
 pub fn spans_to_batches(spans: Vec<ReadSpan>) -> Result<Vec<ResourceSpans>, String> {
     let mut batches: Vec<(Bytes, ResourceSpans, Vec<Bytes>)> = Vec::new();
     for read in spans {
-        let batch_index = match batches.iter().position(|(resource, _, _)| *resource == read.resource) {
+        let batch_index = match batches
+            .iter()
+            .position(|(resource, _, _)| *resource == read.resource)
+        {
             Some(index) => index,
             None => {
                 let header = ResourceSpans::decode(read.resource.clone())
@@ -291,7 +325,8 @@ pub fn spans_to_batches(spans: Vec<ReadSpan>) -> Result<Vec<ResourceSpans>, Stri
         let scope_index = match scope_keys.iter().position(|scope| *scope == read.scope) {
             Some(index) => index,
             None => {
-                let header = ScopeSpans::decode(read.scope.clone()).map_err(|error| format!("undecodable scope: {error}"))?;
+                let header = ScopeSpans::decode(read.scope.clone())
+                    .map_err(|error| format!("undecodable scope: {error}"))?;
                 batch.scope_spans.push(header);
                 scope_keys.push(read.scope.clone());
                 scope_keys.len() - 1

@@ -6,7 +6,9 @@ use proptest::prelude::*;
 use uuid::Uuid;
 use vivace_cache::{Cache, MemoryCache, NoCache};
 use vivace_proto::ids::TraceId;
-use vivace_proto::otlp::common::{AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value};
+use vivace_proto::otlp::common::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+};
 use vivace_proto::otlp::resource::Resource;
 use vivace_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status, span};
 use vivace_proto::tempopb::Trace;
@@ -24,15 +26,26 @@ fn value_strategy() -> impl Strategy<Value = any_value::Value> {
     ];
     leaf.prop_recursive(2, 8, 3, |inner| {
         prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..3).prop_map(|values| any_value::Value::ArrayValue(ArrayValue {
-                values: values.into_iter().map(|value| AnyValue { value: Some(value) }).collect(),
-            })),
-            proptest::collection::vec(("[a-z]{1,4}", inner), 0..3).prop_map(|pairs| any_value::Value::KvlistValue(KeyValueList {
-                values: pairs
-                    .into_iter()
-                    .map(|(key, value)| KeyValue { key, value: Some(AnyValue { value: Some(value) }), ..Default::default() })
-                    .collect(),
-            })),
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(|values| {
+                any_value::Value::ArrayValue(ArrayValue {
+                    values: values
+                        .into_iter()
+                        .map(|value| AnyValue { value: Some(value) })
+                        .collect(),
+                })
+            }),
+            proptest::collection::vec(("[a-z]{1,4}", inner), 0..3).prop_map(|pairs| {
+                any_value::Value::KvlistValue(KeyValueList {
+                    values: pairs
+                        .into_iter()
+                        .map(|(key, value)| KeyValue {
+                            key,
+                            value: Some(AnyValue { value: Some(value) }),
+                            ..Default::default()
+                        })
+                        .collect(),
+                })
+            }),
         ]
     })
 }
@@ -41,72 +54,134 @@ fn attributes_strategy() -> impl Strategy<Value = Vec<KeyValue>> {
     proptest::collection::vec(("[a-z.]{1,8}", value_strategy()), 0..4).prop_map(|pairs| {
         pairs
             .into_iter()
-            .map(|(key, value)| KeyValue { key, value: Some(AnyValue { value: Some(value) }), ..Default::default() })
+            .map(|(key, value)| KeyValue {
+                key,
+                value: Some(AnyValue { value: Some(value) }),
+                ..Default::default()
+            })
             .collect()
     })
 }
 
 fn span_strategy(trace_id: TraceId) -> impl Strategy<Value = Span> {
-    (any::<u64>(), any::<u32>(), 0i32..6, 0u64..1 << 40, attributes_strategy(), proptest::option::of((0i32..3, ".{0,6}")), any::<bool>(), attributes_strategy())
-        .prop_map(move |(span_id, duration, kind, start, attributes, status, with_extras, extra_attributes)| Span {
-            trace_id: trace_id.to_vec(),
-            span_id: span_id.max(1).to_be_bytes().to_vec(),
-            parent_span_id: if with_extras { vec![9; 8] } else { Vec::new() },
-            trace_state: if with_extras { "k=v".into() } else { String::new() },
-            flags: if with_extras { 0x301 } else { 0 },
-            name: format!("op-{kind}"),
-            kind,
-            start_time_unix_nano: start,
-            end_time_unix_nano: start + u64::from(duration),
-            attributes,
-            dropped_attributes_count: u32::from(with_extras),
-            events: if with_extras {
-                vec![span::Event { time_unix_nano: start + 1, name: "ev".into(), attributes: extra_attributes.clone(), dropped_attributes_count: 2 }]
-            } else {
-                Vec::new()
+    (
+        any::<u64>(),
+        any::<u32>(),
+        0i32..6,
+        0u64..1 << 40,
+        attributes_strategy(),
+        proptest::option::of((0i32..3, ".{0,6}")),
+        any::<bool>(),
+        attributes_strategy(),
+    )
+        .prop_map(
+            move |(
+                span_id,
+                duration,
+                kind,
+                start,
+                attributes,
+                status,
+                with_extras,
+                extra_attributes,
+            )| Span {
+                trace_id: trace_id.to_vec(),
+                span_id: span_id.max(1).to_be_bytes().to_vec(),
+                parent_span_id: if with_extras { vec![9; 8] } else { Vec::new() },
+                trace_state: if with_extras {
+                    "k=v".into()
+                } else {
+                    String::new()
+                },
+                flags: if with_extras { 0x301 } else { 0 },
+                name: format!("op-{kind}"),
+                kind,
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + u64::from(duration),
+                attributes,
+                dropped_attributes_count: u32::from(with_extras),
+                events: if with_extras {
+                    vec![span::Event {
+                        time_unix_nano: start + 1,
+                        name: "ev".into(),
+                        attributes: extra_attributes.clone(),
+                        dropped_attributes_count: 2,
+                    }]
+                } else {
+                    Vec::new()
+                },
+                dropped_events_count: 0,
+                links: if with_extras {
+                    vec![span::Link {
+                        trace_id: vec![3; 16],
+                        span_id: vec![4; 8],
+                        trace_state: "a=b".into(),
+                        attributes: extra_attributes,
+                        dropped_attributes_count: 1,
+                        flags: 1,
+                    }]
+                } else {
+                    Vec::new()
+                },
+                dropped_links_count: 0,
+                status: status.map(|(code, message)| Status { code, message }),
             },
-            dropped_events_count: 0,
-            links: if with_extras {
-                vec![span::Link { trace_id: vec![3; 16], span_id: vec![4; 8], trace_state: "a=b".into(), attributes: extra_attributes, dropped_attributes_count: 1, flags: 1 }]
-            } else {
-                Vec::new()
-            },
-            dropped_links_count: 0,
-            status: status.map(|(code, message)| Status { code, message }),
-        })
+        )
 }
 
 fn trace_strategy() -> impl Strategy<Value = (TraceId, Trace)> {
     any::<[u8; 16]>().prop_flat_map(|trace_id| {
         let resource = (".{0,6}", attributes_strategy(), any::<bool>());
-        proptest::collection::vec((resource, proptest::collection::vec(proptest::collection::vec(span_strategy(trace_id), 1..4), 1..3)), 1..3)
-            .prop_map(move |batches| {
-                let resource_spans = batches
-                    .into_iter()
-                    .map(|((service, attributes, schema), scopes)| {
-                        let mut resource_attributes = vec![KeyValue {
-                            key: "service.name".into(),
-                            value: Some(AnyValue { value: Some(any_value::Value::StringValue(service)) }),
+        proptest::collection::vec(
+            (
+                resource,
+                proptest::collection::vec(
+                    proptest::collection::vec(span_strategy(trace_id), 1..4),
+                    1..3,
+                ),
+            ),
+            1..3,
+        )
+        .prop_map(move |batches| {
+            let resource_spans = batches
+                .into_iter()
+                .map(|((service, attributes, schema), scopes)| {
+                    let mut resource_attributes = vec![KeyValue {
+                        key: "service.name".into(),
+                        value: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(service)),
+                        }),
+                        ..Default::default()
+                    }];
+                    resource_attributes.extend(attributes);
+                    ResourceSpans {
+                        resource: Some(Resource {
+                            attributes: resource_attributes,
                             ..Default::default()
-                        }];
-                        resource_attributes.extend(attributes);
-                        ResourceSpans {
-                            resource: Some(Resource { attributes: resource_attributes, ..Default::default() }),
-                            scope_spans: scopes
-                                .into_iter()
-                                .enumerate()
-                                .map(|(index, spans)| ScopeSpans {
-                                    scope: Some(InstrumentationScope { name: format!("scope-{index}"), version: "1".into(), ..Default::default() }),
-                                    spans,
-                                    schema_url: if schema { "https://schema".into() } else { String::new() },
-                                })
-                                .collect(),
-                            schema_url: String::new(),
-                        }
-                    })
-                    .collect();
-                (trace_id, Trace { resource_spans })
-            })
+                        }),
+                        scope_spans: scopes
+                            .into_iter()
+                            .enumerate()
+                            .map(|(index, spans)| ScopeSpans {
+                                scope: Some(InstrumentationScope {
+                                    name: format!("scope-{index}"),
+                                    version: "1".into(),
+                                    ..Default::default()
+                                }),
+                                spans,
+                                schema_url: if schema {
+                                    "https://schema".into()
+                                } else {
+                                    String::new()
+                                },
+                            })
+                            .collect(),
+                        schema_url: String::new(),
+                    }
+                })
+                .collect();
+            (trace_id, Trace { resource_spans })
+        })
     })
 }
 
@@ -116,20 +191,35 @@ fn canonical(trace: &Trace) -> Vec<(Option<Resource>, Option<InstrumentationScop
     for batch in &trace.resource_spans {
         for scope in &batch.scope_spans {
             for span in &scope.spans {
-                spans.push((batch.resource.clone(), scope.scope.clone(), scope.schema_url.clone(), span.clone()));
+                spans.push((
+                    batch.resource.clone(),
+                    scope.scope.clone(),
+                    scope.schema_url.clone(),
+                    span.clone(),
+                ));
             }
         }
     }
-    spans.sort_by(|left, right| (left.3.span_id.clone(), left.3.start_time_unix_nano).cmp(&(right.3.span_id.clone(), right.3.start_time_unix_nano)));
+    spans.sort_by(|left, right| {
+        (left.3.span_id.clone(), left.3.start_time_unix_nano)
+            .cmp(&(right.3.span_id.clone(), right.3.start_time_unix_nano))
+    });
     spans
 }
 
 fn small_config() -> BlockConfig {
-    BlockConfig { row_group_size_bytes: 2_000, bloom_false_positive: 0.01, bloom_shard_size_bytes: 256 }
+    BlockConfig {
+        row_group_size_bytes: 2_000,
+        bloom_false_positive: 0.01,
+        bloom_shard_size_bytes: 256,
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 proptest! {
@@ -175,7 +265,11 @@ impl BlockStore for RecordingStore {
     async fn get(&self, path: &str) -> Result<Bytes, StorageError> {
         self.inner.get(path).await
     }
-    async fn get_range(&self, path: &str, range: std::ops::Range<u64>) -> Result<Bytes, StorageError> {
+    async fn get_range(
+        &self,
+        path: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Bytes, StorageError> {
         self.inner.get_range(path, range).await
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
@@ -191,29 +285,61 @@ fn fixed_traces(count: u8) -> Vec<(TraceId, Trace)> {
         .map(|index| {
             let trace_id = [index; 16];
             let spans = (1..=5u8)
-                .map(|span| Span { trace_id: trace_id.to_vec(), span_id: vec![span; 8], name: "x".repeat(50), start_time_unix_nano: u64::from(span), ..Default::default() })
+                .map(|span| Span {
+                    trace_id: trace_id.to_vec(),
+                    span_id: vec![span; 8],
+                    name: "x".repeat(50),
+                    start_time_unix_nano: u64::from(span),
+                    ..Default::default()
+                })
                 .collect();
-            (trace_id, Trace { resource_spans: vec![ResourceSpans { scope_spans: vec![ScopeSpans { spans, ..Default::default() }], ..Default::default() }] })
+            (
+                trace_id,
+                Trace {
+                    resource_spans: vec![ResourceSpans {
+                        scope_spans: vec![ScopeSpans {
+                            spans,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                },
+            )
         })
         .collect()
 }
 
 #[tokio::test]
 async fn meta_json_is_written_last_and_unfinished_blocks_are_invisible() {
-    let store = RecordingStore { inner: ObjectStoreBackend::in_memory(), puts: Mutex::new(Vec::new()) };
-    let encoded = encode_block("t", Uuid::from_u128(1), fixed_traces(200), &small_config()).expect("encodes");
-    assert!(encoded.meta.total_records > 1, "small row groups give several");
+    let store = RecordingStore {
+        inner: ObjectStoreBackend::in_memory(),
+        puts: Mutex::new(Vec::new()),
+    };
+    let encoded =
+        encode_block("t", Uuid::from_u128(1), fixed_traces(200), &small_config()).expect("encodes");
+    assert!(
+        encoded.meta.total_records > 1,
+        "small row groups give several"
+    );
     encoded.upload(&store).await.expect("uploads");
     let puts = store.puts.lock().expect("lock").clone();
     assert!(puts.last().is_some_and(|last| last.ends_with("/meta.json")));
-    store.inner.put(&format!("t/{}/data.parquet", Uuid::from_u128(2)), Bytes::from_static(b"partial")).await.expect("put");
+    store
+        .inner
+        .put(
+            &format!("t/{}/data.parquet", Uuid::from_u128(2)),
+            Bytes::from_static(b"partial"),
+        )
+        .await
+        .expect("put");
     assert_eq!(list_blocks(&store, "t").await.expect("lists").len(), 1);
 }
 
 #[tokio::test]
 async fn corrupted_data_is_reported_not_served() {
     let store = Arc::new(ObjectStoreBackend::in_memory());
-    let encoded = encode_block("t", Uuid::from_u128(1), fixed_traces(200), &small_config()).expect("encodes");
+    let encoded =
+        encode_block("t", Uuid::from_u128(1), fixed_traces(200), &small_config()).expect("encodes");
     encoded.upload(store.as_ref()).await.expect("uploads");
     let path = format!("t/{}/data.parquet", Uuid::from_u128(1));
     let mut damaged = store.get(&path).await.expect("get").to_vec();
@@ -239,10 +365,17 @@ async fn corrupted_data_is_reported_not_served() {
 #[tokio::test]
 async fn a_damaged_bloom_shard_never_hides_a_trace() {
     let store = Arc::new(ObjectStoreBackend::in_memory());
-    let encoded = encode_block("t", Uuid::from_u128(1), fixed_traces(3), &small_config()).expect("encodes");
+    let encoded =
+        encode_block("t", Uuid::from_u128(1), fixed_traces(3), &small_config()).expect("encodes");
     encoded.upload(store.as_ref()).await.expect("uploads");
     for shard in 0..encoded.meta.bloom_shards {
-        store.put(&format!("t/{}/bloom-{shard}", Uuid::from_u128(1)), Bytes::from_static(b"garbage")).await.expect("put");
+        store
+            .put(
+                &format!("t/{}/bloom-{shard}", Uuid::from_u128(1)),
+                Bytes::from_static(b"garbage"),
+            )
+            .await
+            .expect("put");
     }
     let reader = BlockReader::new(store, Arc::new(NoCache), encoded.meta.clone());
     assert!(reader.find_trace(&[2; 16]).await.expect("reads").is_some());
@@ -254,7 +387,16 @@ async fn local_disk_blocks_are_listed_per_tenant() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = ObjectStoreBackend::local(dir.path()).expect("opens");
     for tenant in ["a", "b"] {
-        encode_block(tenant, Uuid::new_v4(), fixed_traces(2), &BlockConfig::default()).expect("encodes").upload(&store).await.expect("uploads");
+        encode_block(
+            tenant,
+            Uuid::new_v4(),
+            fixed_traces(2),
+            &BlockConfig::default(),
+        )
+        .expect("encodes")
+        .upload(&store)
+        .await
+        .expect("uploads");
     }
     assert_eq!(list_tenants(&store).await.expect("lists"), vec!["a", "b"]);
     assert_eq!(list_blocks(&store, "a").await.expect("lists").len(), 1);

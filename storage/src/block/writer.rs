@@ -39,7 +39,11 @@ fn corrupt(block_id: Uuid, detail: impl std::fmt::Display) -> StorageError {
 fn merge_by_trace(traces: Vec<(TraceId, Trace)>) -> BTreeMap<TraceId, Trace> {
     let mut merged: BTreeMap<TraceId, Trace> = BTreeMap::new();
     for (trace_id, trace) in traces {
-        merged.entry(trace_id).or_default().resource_spans.extend(trace.resource_spans);
+        merged
+            .entry(trace_id)
+            .or_default()
+            .resource_spans
+            .extend(trace.resource_spans);
     }
     merged
 }
@@ -84,7 +88,9 @@ pub fn encode_block(
     let trace_ids: Vec<TraceId> = merged.keys().copied().collect();
     let rows = to_rows(merged);
     let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|error| corrupt(block_id, error))?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).map_err(|error| corrupt(block_id, error))?,
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(None)
@@ -96,7 +102,9 @@ pub fn encode_block(
     let mut group_start = 0;
     for (chunk_index, chunk) in rows.chunks(WRITE_BATCH_ROWS).enumerate() {
         let batch = rows_to_batch(chunk).map_err(|error| corrupt(block_id, error))?;
-        writer.write(&batch).map_err(|error| corrupt(block_id, error))?;
+        writer
+            .write(&batch)
+            .map_err(|error| corrupt(block_id, error))?;
         let written = (chunk_index * WRITE_BATCH_ROWS) + chunk.len();
         if writer.in_progress_size() >= config.row_group_size_bytes {
             writer.flush().map_err(|error| corrupt(block_id, error))?;
@@ -110,7 +118,10 @@ pub fn encode_block(
     let parquet_meta = writer.close().map_err(|error| corrupt(block_id, error))?;
     let data = Bytes::from(buffer);
     if parquet_meta.num_row_groups() != row_group_bounds.len() {
-        return Err(corrupt(block_id, "row group count differs from the rows written"));
+        return Err(corrupt(
+            block_id,
+            "row group count differs from the rows written",
+        ));
     }
     let mut index = BlockIndex::default();
     for (row_group, (start, end)) in parquet_meta.row_groups().iter().zip(&row_group_bounds) {
@@ -140,12 +151,24 @@ pub fn encode_block(
         .and_then(|bytes| bytes.try_into().ok())
         .map(u32::from_le_bytes)
         .ok_or_else(|| corrupt(block_id, "parquet file without a footer"))?;
-    let blooms: Vec<Bytes> = build_shards(&trace_ids, config.bloom_false_positive, config.bloom_shard_size_bytes)
+    let blooms: Vec<Bytes> = build_shards(
+        &trace_ids,
+        config.bloom_false_positive,
+        config.bloom_shard_size_bytes,
+    )
+    .iter()
+    .map(|shard| shard.encode())
+    .collect();
+    let start_nanos = rows
         .iter()
-        .map(|shard| shard.encode())
-        .collect();
-    let start_nanos = rows.iter().map(|row| row.span.start_time_unix_nano).min().unwrap_or(0);
-    let end_nanos = rows.iter().map(|row| row.span.end_time_unix_nano).max().unwrap_or(0);
+        .map(|row| row.span.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let end_nanos = rows
+        .iter()
+        .map(|row| row.span.end_time_unix_nano)
+        .max()
+        .unwrap_or(0);
     let meta = BlockMeta {
         format: BLOCK_FORMAT.to_owned(),
         block_id,
@@ -162,7 +185,8 @@ pub fn encode_block(
         footer_size,
         replication_factor: 1,
     };
-    let index_bytes = Bytes::from(serde_json::to_vec(&index).map_err(|error| corrupt(block_id, error))?);
+    let index_bytes =
+        Bytes::from(serde_json::to_vec(&index).map_err(|error| corrupt(block_id, error))?);
     Ok(EncodedBlock {
         meta,
         data,
@@ -176,13 +200,22 @@ impl EncodedBlock {
     /// `meta.json` does not exist for readers.
     pub async fn upload(&self, store: &dyn BlockStore) -> Result<(), StorageError> {
         let base = block_path(&self.meta.tenant_id, self.meta.block_id);
-        store.put(&format!("{base}/data.parquet"), self.data.clone()).await?;
+        store
+            .put(&format!("{base}/data.parquet"), self.data.clone())
+            .await?;
         for (shard, bloom) in self.blooms.iter().enumerate() {
-            store.put(&format!("{base}/bloom-{shard}"), bloom.clone()).await?;
+            store
+                .put(&format!("{base}/bloom-{shard}"), bloom.clone())
+                .await?;
         }
-        store.put(&format!("{base}/index"), self.index.clone()).await?;
-        let meta = serde_json::to_vec(&self.meta).map_err(|error| corrupt(self.meta.block_id, error))?;
-        store.put(&format!("{base}/meta.json"), Bytes::from(meta)).await
+        store
+            .put(&format!("{base}/index"), self.index.clone())
+            .await?;
+        let meta =
+            serde_json::to_vec(&self.meta).map_err(|error| corrupt(self.meta.block_id, error))?;
+        store
+            .put(&format!("{base}/meta.json"), Bytes::from(meta))
+            .await
     }
 
     /// The encoded `data.parquet` (for tests and benchmarks).
