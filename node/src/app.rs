@@ -1,9 +1,10 @@
 //! The composition root: opens the WAL and storage, replays, starts the component actors selected by
 //! the targets on an actix system thread, and serves HTTP and gRPC on the I/O runtime.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use actix::prelude::*;
@@ -11,8 +12,8 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 use tonic::codec::CompressionEncoding;
 use vivace_actors::blocklist::BlockList;
-use vivace_actors::distributor::Distributor;
 use vivace_actors::distributor::actor::DistributorActor;
+use vivace_actors::distributor::{Distributor, PushTarget, ReplicatedPush};
 use vivace_actors::ingester::Ingester;
 use vivace_actors::ingester::actor::IngesterActor;
 use vivace_actors::ingester::wal_record::WalRecord;
@@ -22,6 +23,7 @@ use vivace_actors::querier::actor::QuerierActor;
 use vivace_actors::seams::{Clock, IdSource, RandomIds, SystemClock};
 use vivace_cache::{Cache, HybridCache};
 use vivace_proto::otlp::collector::trace_service_server::TraceServiceServer;
+use vivace_ring::{IngesterState, Member, Ring};
 use vivace_storage::backend::{BlockStore, ObjectStoreBackend};
 use vivace_storage::wal::{FsWalDisk, Wal, WalConfig};
 
@@ -67,8 +69,9 @@ fn start_actors(inputs: ActorInputs) -> Actors {
         Arc::clone(&inputs.clock),
         metrics.clone(),
     );
+    let push_target = single_member_ring(&inputs.settings.instance_id, local.clone());
     let distributor =
-        DistributorActor::new(distributor_logic, local.clone(), metrics.clone()).start();
+        DistributorActor::new(distributor_logic, push_target, metrics.clone()).start();
     let querier_logic = Querier::new(inputs.store, inputs.cache, inputs.blocklist, local, metrics);
     let querier = QuerierActor::new(querier_logic, inputs.io_runtime).start();
     Actors {
@@ -76,6 +79,20 @@ fn start_actors(inputs: ActorInputs) -> Actors {
         ingester,
         querier,
     }
+}
+
+/// The ring of a monolithic node: one ACTIVE member, this process's ingester, replication factor 1.
+fn single_member_ring(instance_id: &str, local: Arc<LocalIngester>) -> Arc<dyn PushTarget> {
+    let mut ring = Ring::new(1);
+    ring.upsert(Member {
+        id: instance_id.to_owned(),
+        grpc_address: String::new(),
+        state: IngesterState::Active,
+        zone: String::new(),
+    });
+    let mut members: HashMap<String, Arc<dyn PushTarget>> = HashMap::new();
+    members.insert(instance_id.to_owned(), local);
+    Arc::new(ReplicatedPush::new(Arc::new(RwLock::new(ring)), members))
 }
 
 /// Runs an actix system on its own thread and builds the actors there.

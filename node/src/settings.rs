@@ -39,6 +39,8 @@ pub struct NodeSettings {
     pub blocklist_poll: Duration,
     pub max_bytes_per_trace: u64,
     pub config_yaml: String,
+    /// This node's id on the ring (`ingester.lifecycler.id`, default the host name).
+    pub instance_id: String,
 }
 
 /// Components a single process can run today.
@@ -94,6 +96,22 @@ fn resolve_endpoint(endpoint: &str, what: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("invalid {what} address {endpoint:?}"))?
         .next()
         .with_context(|| format!("{what} address {endpoint:?} resolves to nothing"))
+}
+
+fn instance_id(config: &Config) -> String {
+    let configured = config
+        .ingester
+        .lifecycler
+        .get("id")
+        .and_then(serde_yaml::Value::as_str);
+    if let Some(id) = configured.filter(|id| !id.is_empty()) {
+        return id.to_owned();
+    }
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "vivace".to_owned())
 }
 
 impl NodeSettings {
@@ -153,6 +171,7 @@ impl NodeSettings {
             blocklist_poll: trace.blocklist_poll.max(Duration::from_secs(1)),
             max_bytes_per_trace,
             config_yaml: config.to_yaml(),
+            instance_id: instance_id(config),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod actor;
 mod rate_limit;
+mod replication;
 mod split;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::error::{PushError, TracePushOutcome};
 use crate::metrics::{ComponentMetrics, DiscardReason};
 use crate::seams::Clock;
 pub use rate_limit::{RateLimit, RateLimiter};
+pub use replication::ReplicatedPush;
 pub use split::{SplitError, SplitPush, TraceFragment, split_by_trace};
 
 /// Distributor settings (from `overrides.defaults.ingestion`).
