@@ -6,6 +6,14 @@ use vivace_proto::otlp::resource::Resource;
 use vivace_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status, span};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+/// Wall-clock nanoseconds, for span timestamps.
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
 /// Shape of generated batches.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchShape {

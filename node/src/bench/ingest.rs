@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 use vivace_proto::otlp::collector::trace_service_client::TraceServiceClient;
 
-use super::generate::{BatchShape, batch};
+use super::generate::{BatchShape, batch, now_nanos};
 use super::process::{cpu_seconds, peak_rss_bytes};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -41,13 +41,6 @@ pub struct IngestArgs {
     /// Seed for trace ids (different runs should use different seeds).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {

@@ -1,11 +1,11 @@
 //! `vivace bench lookup`: trace-by-ID latency for recent data and for flushed blocks.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use vivace_proto::otlp::collector::trace_service_client::TraceServiceClient;
 
-use super::generate::{BatchShape, batch, trace_id};
+use super::generate::{BatchShape, batch, now_nanos, trace_id};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct LookupArgs {
@@ -30,13 +30,6 @@ pub struct LookupArgs {
     /// Seed for trace ids.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {

@@ -115,10 +115,13 @@ pub async fn trace_by_id_v1(
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    let result = match find(&state, request).await {
-        Ok(result) => result,
-        Err(error) => return error.into_response(),
-    };
+    match find(&state, request).await {
+        Ok(result) => v1_response(&state, &headers, result),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn v1_response(state: &ApiState, headers: &HeaderMap, result: FindResult) -> Response {
     if result.span_count == 0 && !result.failed_blocks.is_empty() {
         let message = format!(
             "failed to read the trace: {}",
@@ -140,7 +143,7 @@ pub async fn trace_by_id_v1(
         )
             .into_response();
     }
-    if wants_protobuf(&headers) {
+    if wants_protobuf(headers) {
         return body(PROTOBUF, result.trace.encode_to_vec());
     }
     body(
@@ -182,10 +185,6 @@ pub async fn trace_by_id_v2(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let request = match parse_request(&state, &headers, &trace_id_text, &params) {
-        Ok(request) => request,
-        Err(error) => return error.into_response(),
-    };
     if params
         .get("q")
         .is_some_and(|query| !query.trim().is_empty())
@@ -194,10 +193,17 @@ pub async fn trace_by_id_v2(
             "invalid TraceQL filter: TraceQL filtering of trace by ID is not yet supported";
         return bad_request(message).into_response();
     }
-    let result = match find(&state, request).await {
-        Ok(result) => result,
+    let request = match parse_request(&state, &headers, &trace_id_text, &params) {
+        Ok(request) => request,
         Err(error) => return error.into_response(),
     };
+    match find(&state, request).await {
+        Ok(result) => v2_response(&state, &headers, result),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn v2_response(state: &ApiState, headers: &HeaderMap, result: FindResult) -> Response {
     let mut response = TraceByIdResponse {
         trace: Some(result.trace),
         metrics: Some(TraceByIdMetrics {
@@ -227,7 +233,7 @@ pub async fn trace_by_id_v2(
             state.max_bytes_per_trace
         );
     }
-    if wants_protobuf(&headers) {
+    if wants_protobuf(headers) {
         return body(PROTOBUF, response.encode_to_vec());
     }
     body(
