@@ -19,9 +19,11 @@ start() {
   echo "vivace did not become ready" >&2; exit 1
 }
 start
-"$BIN" bench ingest --pid "$PID" --connections 4 --spans-per-batch 1000 --total-spans "${BENCH_SPANS:-2000000}"
-sleep 35
-echo "blocks on disk: $(find "$DATA/blocks" -name meta.json | wc -l), bytes: $(du -sb "$DATA/blocks" | cut -f1)"
+"$BIN" bench ingest --pid "$PID" --connections 4 --spans-per-batch 1000 \
+  --total-spans "${BENCH_SPANS:-2000000}" --flush-http http://127.0.0.1:3200
+BLOCK_BYTES=$(find "$DATA/blocks" -name data.parquet -exec stat -c %s {} + | awk '{s+=$1} END {print s+0}')
+echo "  blocks on disk     $(find "$DATA/blocks" -name meta.json | wc -l) ($BLOCK_BYTES bytes of data.parquet)"
+echo "  stored per span    $(awk -v b="$BLOCK_BYTES" -v n="${BENCH_SPANS:-2000000}" 'BEGIN {printf "%.1f bytes", b / n}')"
 kill -9 $PID; wait $PID 2>/dev/null || true
 rm -rf "$DATA"/*
 start

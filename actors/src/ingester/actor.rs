@@ -14,7 +14,7 @@ use actix::prelude::*;
 use bytes::Bytes;
 use vivace_proto::ids::TraceId;
 use vivace_storage::backend::BlockStore;
-use vivace_storage::block::{BlockConfig, BlockMeta, encode_block};
+use vivace_storage::block::{BlockConfig, BlockMeta, encode_sorted_block};
 use vivace_storage::wal::Wal;
 
 use super::{CompletingBlock, Ingester};
@@ -157,7 +157,7 @@ async fn flush_block(
     let started = Instant::now();
     let encode_input = Arc::clone(&block);
     let encoded = tokio::task::spawn_blocking(move || {
-        encode_block(
+        encode_sorted_block(
             &encode_input.tenant,
             encode_input.block_id,
             encode_input.combined_traces(),

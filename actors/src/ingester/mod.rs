@@ -54,18 +54,16 @@ pub struct CompletingBlock {
 }
 
 impl CompletingBlock {
-    /// The block's traces combined (duplicate spans removed), ready for the block encoder.
-    pub fn combined_traces(&self) -> Vec<(TraceId, Trace)> {
-        self.traces
-            .iter()
-            .map(|(trace_id, held)| {
-                let mut combiner = TraceCombiner::new();
-                for fragment in &held.fragments {
-                    combiner.add_encoded(fragment);
-                }
-                (*trace_id, combiner.finish())
-            })
-            .collect()
+    /// The block's traces combined (duplicate spans removed), in trace-id order, decoded one at a
+    /// time as the block encoder streams them.
+    pub fn combined_traces(&self) -> impl Iterator<Item = (TraceId, Trace)> + '_ {
+        self.traces.iter().map(|(trace_id, held)| {
+            let mut combiner = TraceCombiner::new();
+            for fragment in &held.fragments {
+                combiner.add_encoded(fragment);
+            }
+            (*trace_id, combiner.finish())
+        })
     }
 
     fn find(&self, trace_id: &TraceId) -> Option<&HeldTrace> {

@@ -81,7 +81,7 @@ fn pushes_are_found_until_flushed() {
         2,
         "completing block is searchable"
     );
-    let combined = blocks[0].combined_traces();
+    let combined: Vec<_> = blocks[0].combined_traces().collect();
     assert_eq!(combined.len(), 2);
     assert_eq!(
         combined

@@ -41,6 +41,10 @@ pub struct IngestArgs {
     /// Seed for trace ids (different runs should use different seeds).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// HTTP API of the node: after sending, `POST /flush` and wait for the blocks, so that CPU and
+    /// memory cover the whole path (receive, WAL, block build, upload).
+    #[arg(long)]
+    pub flush_http: Option<String>,
 }
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
@@ -99,6 +103,11 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     }
     while workers.join_next().await.is_some() {}
     let elapsed = started.elapsed().as_secs_f64();
+    if let Some(http) = &args.flush_http {
+        let client = reqwest::Client::new();
+        super::lookup::flush_and_wait(&client, http.trim_end_matches('/')).await?;
+    }
+    let elapsed_with_flush = started.elapsed().as_secs_f64();
     let accepted = accepted_spans.load(Ordering::Relaxed);
     let bytes = sent_bytes.load(Ordering::Relaxed);
     println!(
@@ -119,6 +128,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         "  bytes per span     {:.0} (OTLP protobuf)",
         bytes as f64 / accepted.max(1) as f64
     );
+    if args.flush_http.is_some() {
+        println!("  with block flush   {elapsed_with_flush:.2} s");
+    }
     if let (Some(pid), Some(before)) = (args.pid, cpu_before) {
         if let Some(after) = cpu_seconds(pid) {
             let cpu = after - before;

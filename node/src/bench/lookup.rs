@@ -100,7 +100,7 @@ async fn flushed_blocks(client: &reqwest::Client, http: &str) -> anyhow::Result<
     Ok(value as u64)
 }
 
-async fn flush_and_wait(client: &reqwest::Client, http: &str) -> anyhow::Result<()> {
+pub(super) async fn flush_and_wait(client: &reqwest::Client, http: &str) -> anyhow::Result<()> {
     let before = flushed_blocks(client, http).await?;
     client
         .post(format!("{http}/flush"))

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::backend::{BlockStore, StorageError};
 pub use meta::{BLOCK_FORMAT, BlockIndex, BlockMeta, ChunkIndex, RowGroupIndex};
 pub use reader::BlockReader;
-pub use writer::{EncodedBlock, encode_block};
+pub use writer::{EncodedBlock, encode_block, encode_sorted_block};
 
 /// How blocks are built.
 #[derive(Debug, Clone)]

@@ -85,6 +85,21 @@ struct LinkList {
     links: Vec<span::Link>,
 }
 
+/// Encodes messages as field 1 of a wrapper message (`AttributeList`, `EventList`, `LinkList`)
+/// without copying them into one.
+fn encode_as_list<M: Message>(messages: &[M]) -> Vec<u8> {
+    let mut buffer = Vec::with_capacity(
+        messages
+            .iter()
+            .map(|message| message.encoded_len() + 2)
+            .sum(),
+    );
+    for message in messages {
+        prost::encoding::message::encode(1, message, &mut buffer);
+    }
+    buffer
+}
+
 /// One span ready to be written: its resource and scope already encoded.
 pub struct SpanRow {
     pub trace_id: TraceId,
@@ -183,24 +198,9 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, ArrowError> {
         service_names.append_value(&row.service_name);
         resources.append_value(&row.resource);
         scopes.append_value(&row.scope);
-        attributes.append_value(
-            AttributeList {
-                attributes: span.attributes.clone(),
-            }
-            .encode_to_vec(),
-        );
-        events.append_value(
-            EventList {
-                events: span.events.clone(),
-            }
-            .encode_to_vec(),
-        );
-        links.append_value(
-            LinkList {
-                links: span.links.clone(),
-            }
-            .encode_to_vec(),
-        );
+        attributes.append_value(encode_as_list(&span.attributes));
+        events.append_value(encode_as_list(&span.events));
+        links.append_value(encode_as_list(&span.links));
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(trace_ids.finish()),

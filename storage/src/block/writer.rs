@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use uuid::Uuid;
 use vivace_proto::ids::TraceId;
 use vivace_proto::tempopb::Trace;
@@ -48,32 +49,77 @@ fn merge_by_trace(traces: Vec<(TraceId, Trace)>) -> BTreeMap<TraceId, Trace> {
     merged
 }
 
-fn to_rows(traces: BTreeMap<TraceId, Trace>) -> Vec<SpanRow> {
-    let mut rows = Vec::new();
-    for (trace_id, trace) in traces {
-        let first_row = rows.len();
-        for batch in trace.resource_spans {
-            let (resource, service_name) = encode_resource(&batch);
-            for scope_spans in batch.scope_spans {
-                let scope = encode_scope(&scope_spans);
-                for span in scope_spans.spans {
-                    rows.push(SpanRow {
-                        trace_id,
-                        span,
-                        resource: resource.clone(),
-                        scope: scope.clone(),
-                        service_name: service_name.clone(),
-                    });
-                }
+/// The rows of one trace, sorted by span start.
+fn trace_rows(trace_id: TraceId, trace: Trace) -> Vec<SpanRow> {
+    let mut rows = Vec::with_capacity(trace.span_count());
+    for batch in trace.resource_spans {
+        let (resource, service_name) = encode_resource(&batch);
+        for scope_spans in batch.scope_spans {
+            let scope = encode_scope(&scope_spans);
+            for span in scope_spans.spans {
+                rows.push(SpanRow {
+                    trace_id,
+                    span,
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    service_name: service_name.clone(),
+                });
             }
         }
-        rows[first_row..].sort_by_key(|row| row.span.start_time_unix_nano);
     }
+    rows.sort_by_key(|row| row.span.start_time_unix_nano);
     rows
 }
 
 fn timestamp(nanos: u64) -> DateTime<Utc> {
     DateTime::from_timestamp((nanos / 1_000_000_000) as i64, 0).unwrap_or_default()
+}
+
+/// Columns whose values rarely repeat: dictionary encoding only costs CPU there.
+const PLAIN_COLUMNS: &[&str] = &[
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "attributes",
+    "events",
+    "links",
+];
+
+fn writer_properties(block_id: Uuid) -> Result<WriterProperties, StorageError> {
+    let level = ZstdLevel::try_new(1).map_err(|error| corrupt(block_id, error))?;
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(None)
+        .set_max_row_group_bytes(None);
+    for column in PLAIN_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    Ok(builder.build())
+}
+
+/// Row-group bookkeeping while streaming rows into the Parquet writer.
+#[derive(Default)]
+struct RowGroupTracker {
+    closed: Vec<(TraceId, TraceId, u64)>,
+    current: Option<(TraceId, TraceId, u64)>,
+}
+
+impl RowGroupTracker {
+    fn add(&mut self, first: TraceId, last: TraceId, rows: u64) {
+        self.current = Some(match self.current {
+            Some((min, _, count)) => (min, last, count + rows),
+            None => (first, last, rows),
+        });
+    }
+
+    fn close(&mut self) {
+        if let Some(group) = self.current.take() {
+            self.closed.push(group);
+        }
+    }
 }
 
 /// Encodes traces into a block (CPU-heavy: run it on a blocking thread). Entries sharing a trace
@@ -84,47 +130,79 @@ pub fn encode_block(
     traces: Vec<(TraceId, Trace)>,
     config: &BlockConfig,
 ) -> Result<EncodedBlock, StorageError> {
-    let merged = merge_by_trace(traces);
-    let trace_ids: Vec<TraceId> = merged.keys().copied().collect();
-    let rows = to_rows(merged);
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).map_err(|error| corrupt(block_id, error))?,
-        ))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(None)
-        .set_max_row_group_bytes(None)
-        .build();
+    encode_sorted_block(tenant, block_id, merge_by_trace(traces), config)
+}
+
+/// Encodes traces given in ascending trace-id order, streaming: only one write batch of rows and
+/// the Parquet writer's open row group are held besides the output. Adjacent entries with the same
+/// id are stored together; an id out of order is an error.
+pub fn encode_sorted_block(
+    tenant: &str,
+    block_id: Uuid,
+    traces: impl IntoIterator<Item = (TraceId, Trace)>,
+    config: &BlockConfig,
+) -> Result<EncodedBlock, StorageError> {
     let mut buffer: Vec<u8> = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, block_schema(), Some(properties))
-        .map_err(|error| corrupt(block_id, error))?;
-    let mut row_group_bounds: Vec<(usize, usize)> = Vec::new();
-    let mut group_start = 0;
-    for (chunk_index, chunk) in rows.chunks(WRITE_BATCH_ROWS).enumerate() {
-        let batch = rows_to_batch(chunk).map_err(|error| corrupt(block_id, error))?;
+    let mut writer = ArrowWriter::try_new(
+        &mut buffer,
+        block_schema(),
+        Some(writer_properties(block_id)?),
+    )
+    .map_err(|error| corrupt(block_id, error))?;
+    let mut groups = RowGroupTracker::default();
+    let mut pending: Vec<SpanRow> = Vec::with_capacity(WRITE_BATCH_ROWS * 2);
+    let mut trace_ids: Vec<TraceId> = Vec::new();
+    let mut total_spans = 0u64;
+    let mut start_nanos = u64::MAX;
+    let mut end_nanos = 0u64;
+    let write_pending = |pending: &mut Vec<SpanRow>,
+                         writer: &mut ArrowWriter<&mut Vec<u8>>,
+                         groups: &mut RowGroupTracker| {
+        let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
+            return Ok(());
+        };
+        groups.add(first.trace_id, last.trace_id, pending.len() as u64);
+        let batch = rows_to_batch(pending).map_err(|error| corrupt(block_id, error))?;
+        pending.clear();
         writer
             .write(&batch)
             .map_err(|error| corrupt(block_id, error))?;
-        let written = (chunk_index * WRITE_BATCH_ROWS) + chunk.len();
         if writer.in_progress_size() >= config.row_group_size_bytes {
             writer.flush().map_err(|error| corrupt(block_id, error))?;
-            row_group_bounds.push((group_start, written));
-            group_start = written;
+            groups.close();
+        }
+        Ok::<(), StorageError>(())
+    };
+    for (trace_id, trace) in traces {
+        match trace_ids.last() {
+            Some(previous) if *previous > trace_id => {
+                return Err(corrupt(block_id, "traces given out of trace-id order"));
+            }
+            Some(previous) if *previous == trace_id => {}
+            _ => trace_ids.push(trace_id),
+        }
+        for row in trace_rows(trace_id, trace) {
+            start_nanos = start_nanos.min(row.span.start_time_unix_nano);
+            end_nanos = end_nanos.max(row.span.end_time_unix_nano);
+            total_spans += 1;
+            pending.push(row);
+        }
+        if pending.len() >= WRITE_BATCH_ROWS {
+            write_pending(&mut pending, &mut writer, &mut groups)?;
         }
     }
-    if group_start < rows.len() {
-        row_group_bounds.push((group_start, rows.len()));
-    }
+    write_pending(&mut pending, &mut writer, &mut groups)?;
     let parquet_meta = writer.close().map_err(|error| corrupt(block_id, error))?;
+    groups.close();
     let data = Bytes::from(buffer);
-    if parquet_meta.num_row_groups() != row_group_bounds.len() {
+    if parquet_meta.num_row_groups() != groups.closed.len() {
         return Err(corrupt(
             block_id,
             "row group count differs from the rows written",
         ));
     }
     let mut index = BlockIndex::default();
-    for (row_group, (start, end)) in parquet_meta.row_groups().iter().zip(&row_group_bounds) {
+    for (row_group, (min, max, rows)) in parquet_meta.row_groups().iter().zip(&groups.closed) {
         let mut chunks = Vec::with_capacity(row_group.num_columns());
         for column in row_group.columns() {
             let (offset, length) = column.byte_range();
@@ -138,9 +216,9 @@ pub fn encode_block(
             });
         }
         index.row_groups.push(RowGroupIndex {
-            min_trace_id: hex::encode(rows[*start].trace_id),
-            max_trace_id: hex::encode(rows[end - 1].trace_id),
-            rows: (end - start) as u64,
+            min_trace_id: hex::encode(min),
+            max_trace_id: hex::encode(max),
+            rows: *rows,
             chunks,
         });
     }
@@ -159,16 +237,9 @@ pub fn encode_block(
     .iter()
     .map(|shard| shard.encode())
     .collect();
-    let start_nanos = rows
-        .iter()
-        .map(|row| row.span.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let end_nanos = rows
-        .iter()
-        .map(|row| row.span.end_time_unix_nano)
-        .max()
-        .unwrap_or(0);
+    if total_spans == 0 {
+        start_nanos = 0;
+    }
     let meta = BlockMeta {
         format: BLOCK_FORMAT.to_owned(),
         block_id,
@@ -176,11 +247,11 @@ pub fn encode_block(
         start_time: timestamp(start_nanos),
         end_time: timestamp(end_nanos.max(start_nanos)),
         total_objects: trace_ids.len() as i64,
-        total_spans: rows.len() as u64,
+        total_spans,
         size: data.len() as u64,
         compaction_level: 0,
         index_page_size: 0,
-        total_records: row_group_bounds.len() as u32,
+        total_records: groups.closed.len() as u32,
         bloom_shards: blooms.len() as u32,
         footer_size,
         replication_factor: 1,
