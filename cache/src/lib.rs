@@ -15,7 +15,9 @@ use foyer::{
 /// A byte cache keyed by strings (`bloom/<tenant>/<block>/<shard>`, `footer/<tenant>/<block>`).
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
+    /// The value under `key`, if cached (a failing disk tier counts as a miss).
     async fn get(&self, key: &str) -> Option<Bytes>;
+    /// Caches a value; may evict others. Never blocks on disk I/O.
     fn insert(&self, key: String, value: Bytes);
 }
 
@@ -32,10 +34,12 @@ impl CacheStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Lookups that found a value.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
 
+    /// Lookups that found nothing.
     pub fn misses(&self) -> u64 {
         self.misses.load(Ordering::Relaxed)
     }
@@ -48,6 +52,7 @@ pub struct MemoryCache {
 }
 
 impl MemoryCache {
+    /// A cache holding up to `capacity_bytes` of keys and values.
     pub fn new(capacity_bytes: usize) -> Self {
         let inner = foyer::CacheBuilder::new(capacity_bytes.max(1))
             .with_weighter(|key: &String, value: &Bytes| key.len() + value.len())
@@ -58,6 +63,7 @@ impl MemoryCache {
         }
     }
 
+    /// Hit and miss counts since creation.
     pub fn stats(&self) -> &CacheStats {
         &self.stats
     }
@@ -115,6 +121,7 @@ impl HybridCache {
             .context("failed to close the hybrid cache")
     }
 
+    /// Hit and miss counts since creation.
     pub fn stats(&self) -> &CacheStats {
         &self.stats
     }
@@ -181,6 +188,30 @@ mod tests {
             Some(4096)
         );
         assert_eq!(cache.get("missing").await, None);
+        cache.close().await.expect("closes");
+    }
+
+    #[tokio::test]
+    async fn hybrid_cache_spills_to_disk_without_panicking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = HybridCache::open(dir.path(), 64 * 1024, 16 * 1024 * 1024)
+            .await
+            .expect("opens");
+        for index in 0..200u32 {
+            cache.insert(
+                format!("bloom/t/b/{index}"),
+                Bytes::from(vec![index as u8; 4096]),
+            );
+        }
+        let mut found = 0;
+        for index in 0..200u32 {
+            if let Some(value) = cache.get(&format!("bloom/t/b/{index}")).await {
+                assert_eq!(value.as_ref(), vec![index as u8; 4096].as_slice());
+                found += 1;
+            }
+        }
+        assert!(found > 0);
+        assert_eq!(cache.stats().hits() + cache.stats().misses(), 200);
         cache.close().await.expect("closes");
     }
 

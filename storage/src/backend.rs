@@ -14,14 +14,19 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// The object does not exist.
     #[error("object not found: {0}")]
     NotFound(String),
+    /// The object store failed (I/O, network, permissions).
     #[error("object store error on {path}: {message}")]
     Backend { path: String, message: String },
+    /// Bytes read do not match the checksum written with them.
     #[error("checksum mismatch in {path}: {detail}")]
     Checksum { path: String, detail: String },
+    /// Bytes read cannot be decoded (or a block cannot be encoded).
     #[error("corrupt data in {path}: {detail}")]
     Corrupt { path: String, detail: String },
+    /// A path with `.` or `..` parts, or otherwise not a valid object path.
     #[error("invalid path {0:?}")]
     InvalidPath(String),
 }
@@ -41,11 +46,15 @@ impl StorageError {
 /// Object storage as blocks see it. Paths are `/`-separated and relative to the store's root.
 #[async_trait]
 pub trait BlockStore: Send + Sync + 'static {
+    /// Writes a whole object, replacing any previous one.
     async fn put(&self, path: &str, data: Bytes) -> Result<(), StorageError>;
+    /// Reads a whole object.
     async fn get(&self, path: &str) -> Result<Bytes, StorageError>;
+    /// Reads bytes `range` of an object.
     async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes, StorageError>;
     /// Names of the immediate child "folders" of `prefix` (empty prefix: the root).
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+    /// Deletes an object.
     async fn delete(&self, path: &str) -> Result<(), StorageError>;
 }
 
@@ -62,6 +71,7 @@ pub struct ObjectStoreBackend {
 }
 
 impl ObjectStoreBackend {
+    /// Any `object_store` backend (S3, GCS, Azure, ...).
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         ObjectStoreBackend { store }
     }
@@ -158,6 +168,7 @@ pub struct CountingStore {
 }
 
 impl CountingStore {
+    /// Counts what goes through to `inner`, from zero.
     pub fn new(inner: Arc<dyn BlockStore>) -> Self {
         CountingStore {
             inner,
@@ -166,10 +177,12 @@ impl CountingStore {
         }
     }
 
+    /// Successful `get` and `get_range` calls.
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
 
+    /// Bytes returned by those calls.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read.load(Ordering::Relaxed)
     }
@@ -230,6 +243,7 @@ mod tests {
             store.list_dirs("t1").await.expect("lists"),
             vec!["b1", "b2"]
         );
+        assert!(store.list_dirs("t9").await.expect("lists").is_empty());
         assert_eq!(
             store
                 .get_range("t1/b2/data", 2..5)

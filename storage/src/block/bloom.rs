@@ -28,6 +28,14 @@ pub fn shard_for(trace_id: &[u8], shards: usize) -> usize {
     (xxh3_64_with_seed(trace_id, 0x5_4a7d) % shards.max(1) as u64) as usize
 }
 
+/// The bits an item sets in a shard of `bits` bits: double hashing over two xxh3 seeds.
+fn bit_positions(item: &[u8], hashes: u32, bits: u64) -> impl Iterator<Item = u64> + use<> {
+    let bits = bits.max(64);
+    let first = xxh3_64_with_seed(item, 1);
+    let second = xxh3_64_with_seed(item, 2) | 1;
+    (0..u64::from(hashes)).map(move |index| first.wrapping_add(index.wrapping_mul(second)) % bits)
+}
+
 /// One shard in memory.
 #[derive(Debug, Clone)]
 pub struct BloomShard {
@@ -43,12 +51,8 @@ impl BloomShard {
         }
     }
 
-    fn bit_positions(&self, item: &[u8]) -> impl Iterator<Item = u64> + '_ {
-        let bits = (self.words.len() as u64 * 64).max(64);
-        let first = xxh3_64_with_seed(item, 1);
-        let second = xxh3_64_with_seed(item, 2) | 1;
-        (0..u64::from(self.hashes))
-            .map(move |index| first.wrapping_add(index.wrapping_mul(second)) % bits)
+    fn bit_positions(&self, item: &[u8]) -> impl Iterator<Item = u64> + use<> {
+        bit_positions(item, self.hashes, self.words.len() as u64 * 64)
     }
 
     pub fn insert(&mut self, item: &[u8]) {
@@ -58,6 +62,7 @@ impl BloomShard {
         }
     }
 
+    #[cfg(test)]
     pub fn may_contain(&self, item: &[u8]) -> bool {
         self.bit_positions(item)
             .all(|position| self.words[(position / 64) as usize] & (1 << (position % 64)) != 0)
@@ -77,8 +82,25 @@ impl BloomShard {
         out.freeze()
     }
 
-    /// Decodes a shard; `None` when damaged.
-    pub fn decode(bytes: &[u8]) -> Option<BloomShard> {
+    /// Tests an item against an encoded shard without decoding it; `None` when damaged.
+    pub fn check_encoded(bytes: &[u8], item: &[u8]) -> Option<bool> {
+        let (hashes, bits) = Self::verified_header(bytes)?;
+        let words = &bytes[HEADER_BYTES..bytes.len() - CRC_BYTES];
+        let word_at = |position: u64| -> Option<u64> {
+            let start = (position / 64) as usize * 8;
+            let word = words.get(start..start + 8)?;
+            Some(u64::from_le_bytes(word.try_into().ok()?))
+        };
+        for position in bit_positions(item, hashes, bits) {
+            if word_at(position)? & (1 << (position % 64)) == 0 {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+
+    /// Hash count and bit count of an encoded shard whose magic, checksum and length are right.
+    fn verified_header(bytes: &[u8]) -> Option<(u32, u64)> {
         if bytes.len() < HEADER_BYTES + CRC_BYTES || &bytes[..4] != MAGIC {
             return None;
         }
@@ -89,10 +111,18 @@ impl BloomShard {
         }
         let hashes = u32::from_le_bytes(body[4..8].try_into().ok()?);
         let bits = u64::from_le_bytes(body[8..16].try_into().ok()?);
-        let words_bytes = &body[HEADER_BYTES..];
-        if hashes == 0 || bits == 0 || bits % 64 != 0 || words_bytes.len() as u64 != bits / 8 {
+        let words_length = (body.len() - HEADER_BYTES) as u64;
+        if hashes == 0 || bits == 0 || bits % 64 != 0 || words_length != bits / 8 {
             return None;
         }
+        Some((hashes, bits))
+    }
+
+    /// Decodes a shard; `None` when damaged.
+    #[cfg(test)]
+    pub fn decode(bytes: &[u8]) -> Option<BloomShard> {
+        let (hashes, _) = Self::verified_header(bytes)?;
+        let words_bytes = &bytes[HEADER_BYTES..bytes.len() - CRC_BYTES];
         let words = words_bytes
             .chunks_exact(8)
             .map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])))
@@ -152,8 +182,10 @@ mod tests {
         let shard = build_shards(&[[1; 16]], 0.01, 1024).remove(0);
         let mut encoded = shard.encode().to_vec();
         assert!(BloomShard::decode(&encoded).is_some());
+        assert_eq!(BloomShard::check_encoded(&encoded, &[1; 16]), Some(true));
         encoded[20] ^= 1;
         assert!(BloomShard::decode(&encoded).is_none());
+        assert_eq!(BloomShard::check_encoded(&encoded, &[1; 16]), None);
         assert!(BloomShard::decode(b"short").is_none());
     }
 
@@ -163,7 +195,9 @@ mod tests {
             let shards = build_shards(&ids, 0.01, 256);
             let decoded: Vec<BloomShard> = shards.iter().map(|shard| BloomShard::decode(&shard.encode()).expect("decodes")).collect();
             for id in &ids {
-                prop_assert!(decoded[shard_for(id, decoded.len())].may_contain(id));
+                let shard = shard_for(id, decoded.len());
+                prop_assert!(decoded[shard].may_contain(id));
+                prop_assert_eq!(BloomShard::check_encoded(&shards[shard].encode(), id), Some(true));
             }
         }
 

@@ -52,6 +52,24 @@ pub struct ChunkIndex {
     pub offset: u64,
     pub length: u64,
     pub crc32: u32,
+    /// The crc32 of each page of the chunk (the dictionary page first, if any, then the data
+    /// pages in the order of the offset index), 8 hex digits each, so that a lookup can verify
+    /// the few pages it reads without fetching the whole chunk. Empty in blocks written before
+    /// page checksums existed: those are verified chunk by chunk.
+    #[serde(
+        rename = "pageCrc32",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub page_crc32: String,
+}
+
+/// The end of `data.parquet` that a lookup needs before any data: the page indexes and the footer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TailIndex {
+    pub offset: u64,
+    pub length: u64,
+    pub crc32: u32,
 }
 
 /// One row group: its trace-id range (hex, inclusive) and column chunks.
@@ -70,6 +88,9 @@ pub struct RowGroupIndex {
 #[serde(rename_all = "camelCase")]
 pub struct BlockIndex {
     pub row_groups: Vec<RowGroupIndex>,
+    /// Absent in blocks written before page-level reads existed (read with the footer only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<TailIndex>,
 }
 
 impl RowGroupIndex {

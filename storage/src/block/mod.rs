@@ -1,9 +1,17 @@
-//! The block format: one Parquet file of spans sorted by trace id (`data.parquet`), sharded bloom
-//! filters (`bloom-<i>`), an `index` of row-group id ranges and column-chunk checksums, and
-//! `meta.json` (Tempo's keys), all under `<tenant>/<block id>/`, `meta.json` written last.
+//! The block format: one Parquet file of spans sorted by trace id (`data.parquet`, ZSTD, pages of
+//! 1024 rows, a page index with per-page trace-id min/max), sharded bloom filters (`bloom-<i>`),
+//! an `index` (JSON: per row group its trace-id range and, per column chunk, its byte range, crc32
+//! and the crc32 of each of its pages; the range and crc32 of the file's tail of page indexes and
+//! footer), and `meta.json` (Tempo's keys), all under `<tenant>/<block id>/`, `meta.json` last.
+//!
+//! A lookup reads one bloom shard, the `index` and the tail (all three cached), then only the
+//! pages that hold the trace: about one page per column, each verified before it is decoded.
 
 mod bloom;
+mod checksums;
+mod fetch;
 mod meta;
+mod ranges;
 mod reader;
 mod schema;
 mod writer;
@@ -11,7 +19,7 @@ mod writer;
 use uuid::Uuid;
 
 use crate::backend::{BlockStore, StorageError};
-pub use meta::{BLOCK_FORMAT, BlockIndex, BlockMeta, ChunkIndex, RowGroupIndex};
+pub use meta::{BLOCK_FORMAT, BlockIndex, BlockMeta, ChunkIndex, RowGroupIndex, TailIndex};
 pub use reader::BlockReader;
 pub use writer::{EncodedBlock, encode_block, encode_sorted_block};
 
@@ -71,5 +79,7 @@ pub async fn list_blocks(
     Ok(blocks)
 }
 
+#[cfg(test)]
+mod integrity_tests;
 #[cfg(test)]
 mod tests;

@@ -1,26 +1,31 @@
-//! Trace lookup in one block: bloom shard (cached) → index (cached) → row groups whose trace-id
-//! range holds the id → ranged reads of their column chunks, each verified against its checksum →
-//! the rows of the trace, decoded and regrouped.
+//! Trace lookup in one block: bloom shard (cached) → `index` (cached) → row groups whose trace-id
+//! range holds the id → Parquet footer and page indexes (cached) → the `trace_id` pages whose
+//! min/max hold the id → the pages of every column holding the trace's rows. Every range read is
+//! verified against its checksum, then decoded and regrouped into a trace.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::{Array, FixedSizeBinaryArray};
 use bytes::Bytes;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
+use futures::TryStreamExt as _;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection};
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::file::metadata::{
+    ColumnChunkMask, PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader,
 };
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
-use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use vivace_cache::Cache;
 use vivace_proto::ids::TraceId;
 use vivace_proto::tempopb::Trace;
 
 use super::block_path;
 use super::bloom::{BloomShard, shard_for};
-use super::meta::{BlockIndex, BlockMeta, RowGroupIndex};
-use super::schema::{TRACE_ID, batch_to_spans, spans_to_batches};
+use super::checksums::ChecksumTable;
+use super::fetch::{VerifiedReader, into_storage_error};
+use super::meta::{BlockIndex, BlockMeta, TailIndex};
+use super::ranges::FetchedRanges;
+use super::schema::{ReadSpan, TRACE_ID_LEAF, batch_to_spans, spans_to_batches};
 use crate::backend::{BlockStore, StorageError};
 
 /// Reads traces from one block.
@@ -29,73 +34,34 @@ pub struct BlockReader {
     cache: Arc<dyn Cache>,
     meta: BlockMeta,
     base: String,
-}
-
-/// The byte ranges of one row group fetched from `data.parquet`, served to the Parquet decoder.
-#[derive(Clone)]
-struct FetchedRanges {
-    file_len: u64,
-    ranges: Vec<(u64, Bytes)>,
-}
-
-impl Length for FetchedRanges {
-    fn len(&self) -> u64 {
-        self.file_len
-    }
-}
-
-impl FetchedRanges {
-    fn slice(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        for (offset, bytes) in &self.ranges {
-            let end = offset + bytes.len() as u64;
-            if start >= *offset && start + length as u64 <= end {
-                let from = (start - offset) as usize;
-                return Ok(bytes.slice(from..from + length));
-            }
-        }
-        Err(parquet::errors::ParquetError::General(format!(
-            "read of {length} bytes at {start} outside the fetched ranges"
-        )))
-    }
-}
-
-impl ChunkReader for FetchedRanges {
-    type T = bytes::buf::Reader<Bytes>;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        for (offset, bytes) in &self.ranges {
-            let end = offset + bytes.len() as u64;
-            if start >= *offset && start < end {
-                return Ok(bytes::Buf::reader(bytes.slice((start - offset) as usize..)));
-            }
-        }
-        Err(parquet::errors::ParquetError::General(format!(
-            "read at {start} outside the fetched ranges"
-        )))
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.slice(start, length)
-    }
+    data_path: Arc<str>,
 }
 
 impl BlockReader {
+    /// A reader of the block described by `meta`; bloom shards, `index` and the Parquet footer
+    /// go through `cache`.
     pub fn new(store: Arc<dyn BlockStore>, cache: Arc<dyn Cache>, meta: BlockMeta) -> Self {
         let base = block_path(&meta.tenant_id, meta.block_id);
+        let data_path: Arc<str> = Arc::from(format!("{base}/data.parquet"));
         BlockReader {
             store,
             cache,
             meta,
             base,
+            data_path,
         }
     }
 
+    /// The block's `meta.json`.
     pub fn meta(&self) -> &BlockMeta {
         &self.meta
     }
 
-    fn data_path(&self) -> String {
-        format!("{}/data.parquet", self.base)
+    fn corrupt(&self, detail: impl Into<String>) -> StorageError {
+        StorageError::Corrupt {
+            path: self.data_path.to_string(),
+            detail: detail.into(),
+        }
     }
 
     async fn cached(&self, key: String, path: String) -> Result<Bytes, StorageError> {
@@ -115,8 +81,8 @@ impl BlockReader {
         let bytes = self
             .cached(key, format!("{}/bloom-{shard}", self.base))
             .await?;
-        match BloomShard::decode(&bytes) {
-            Some(filter) => Ok(filter.may_contain(trace_id)),
+        match BloomShard::check_encoded(&bytes, trace_id) {
+            Some(answer) => Ok(answer),
             None => {
                 tracing::warn!(block = %self.meta.block_id, shard, "damaged bloom shard; reading the block anyway");
                 Ok(true)
@@ -137,74 +103,78 @@ impl BlockReader {
         })
     }
 
-    async fn parquet_metadata(&self) -> Result<Arc<ParquetMetaData>, StorageError> {
+    /// The tail of `data.parquet` (page indexes and footer) through the cache, verified.
+    async fn tail_bytes(&self, tail: &TailIndex) -> Result<Bytes, StorageError> {
         let key = format!("footer/{}", self.base);
-        let path = self.data_path();
-        let footer_len = u64::from(self.meta.footer_size) + 8;
-        let bytes = match self.cache.get(&key).await {
-            Some(hit) => hit,
-            None => {
-                let size = self.meta.size;
-                let start = size
-                    .checked_sub(footer_len)
-                    .ok_or_else(|| StorageError::Corrupt {
-                        path: path.clone(),
-                        detail: "footer larger than the file".to_owned(),
-                    })?;
-                let fetched = self.store.get_range(&path, start..size).await?;
-                self.cache.insert(key, fetched.clone());
-                fetched
-            }
-        };
-        if bytes.len() < 8 || &bytes[bytes.len() - 4..] != b"PAR1" {
-            return Err(StorageError::Corrupt {
-                path,
-                detail: "missing parquet footer magic".to_owned(),
+        let range = tail.offset..tail.offset + tail.length;
+        if let Some(hit) = self.cache.get(&key).await
+            && hit.len() as u64 == tail.length
+            && crc32fast::hash(&hit) == tail.crc32
+        {
+            return Ok(hit);
+        }
+        let fetched = self.store.get_range(&self.data_path, range.clone()).await?;
+        if crc32fast::hash(&fetched) != tail.crc32 {
+            return Err(StorageError::Checksum {
+                path: self.data_path.to_string(),
+                detail: format!("footer and page indexes at {range:?}"),
             });
         }
-        let metadata =
-            ParquetMetaDataReader::decode_metadata(&bytes[..bytes.len() - 8]).map_err(|error| {
-                StorageError::Corrupt {
-                    path: path.clone(),
-                    detail: format!("undecodable parquet footer: {error}"),
-                }
-            })?;
-        Ok(Arc::new(metadata))
+        self.cache.insert(key, fetched.clone());
+        Ok(fetched)
     }
 
-    async fn fetch_row_group(
-        &self,
-        row_group: &RowGroupIndex,
-    ) -> Result<Vec<(u64, Bytes)>, StorageError> {
-        let path = self.data_path();
-        let (Some(first), Some(last)) = (row_group.chunks.first(), row_group.chunks.last()) else {
-            return Ok(Vec::new());
-        };
-        let start = first.offset;
-        let end = last.offset + last.length;
-        let bytes = self.store.get_range(&path, start..end).await?;
-        let mut ranges = Vec::with_capacity(row_group.chunks.len());
-        for chunk in &row_group.chunks {
-            let from = (chunk.offset - start) as usize;
-            let slice = bytes
-                .get(from..from + chunk.length as usize)
-                .map(|_| bytes.slice(from..from + chunk.length as usize))
-                .ok_or_else(|| StorageError::Corrupt {
-                    path: path.clone(),
-                    detail: "column chunk outside the fetched range".to_owned(),
-                })?;
-            if crc32fast::hash(&slice) != chunk.crc32 {
-                return Err(StorageError::Checksum {
-                    path: path.clone(),
-                    detail: format!(
-                        "column chunk at offset {} ({} bytes)",
-                        chunk.offset, chunk.length
-                    ),
-                });
-            }
-            ranges.push((chunk.offset, slice));
+    /// The footer alone, for blocks written before the index described the tail.
+    async fn footer_bytes(&self) -> Result<(u64, Bytes), StorageError> {
+        let key = format!("footer/{}", self.base);
+        let footer_length = u64::from(self.meta.footer_size) + 8;
+        let start = self
+            .meta
+            .size
+            .checked_sub(footer_length)
+            .ok_or_else(|| self.corrupt("footer larger than the file"))?;
+        if let Some(hit) = self.cache.get(&key).await
+            && hit.len() as u64 == footer_length
+        {
+            return Ok((start, hit));
         }
-        Ok(ranges)
+        let fetched = self
+            .store
+            .get_range(&self.data_path, start..self.meta.size)
+            .await?;
+        self.cache.insert(key, fetched.clone());
+        Ok((start, fetched))
+    }
+
+    /// The file's metadata, with the page indexes of `row_groups` when the block has them: the
+    /// offset indexes of every column and the column index of `trace_id`.
+    async fn parquet_metadata(
+        &self,
+        index: &BlockIndex,
+        row_groups: &[usize],
+    ) -> Result<ParquetMetaData, StorageError> {
+        let (start, bytes, policy) = match &index.tail {
+            Some(tail) => (
+                tail.offset,
+                self.tail_bytes(tail).await?,
+                PageIndexPolicy::Optional,
+            ),
+            None => {
+                let (start, bytes) = self.footer_bytes().await?;
+                (start, bytes, PageIndexPolicy::Skip)
+            }
+        };
+        let tail = FetchedRanges::new(self.meta.size, vec![(start, bytes)]);
+        ParquetMetaDataReader::new()
+            .with_offset_index_policy(policy)
+            .with_column_index_policy(policy)
+            .with_offset_index_mask(ColumnChunkMask::row_groups(row_groups.iter().copied()))
+            .with_column_index_mask(ColumnChunkMask::row_groups_and_columns(
+                row_groups.iter().copied(),
+                [TRACE_ID_LEAF],
+            ))
+            .parse_and_finish(&tail)
+            .map_err(|error| self.corrupt(format!("undecodable parquet footer: {error}")))
     }
 
     /// Finds a trace; `Ok(None)` when it is not in this block.
@@ -214,101 +184,157 @@ impl BlockReader {
         }
         let index = self.index().await?;
         let wanted_hex = hex::encode(trace_id);
-        let candidates: Vec<(usize, &RowGroupIndex)> = index
+        let candidates: Vec<usize> = index
             .row_groups
             .iter()
             .enumerate()
             .filter(|(_, row_group)| row_group.may_contain(&wanted_hex))
+            .map(|(number, _)| number)
             .collect();
         if candidates.is_empty() {
             return Ok(None);
         }
-        let metadata = self.parquet_metadata().await?;
+        let metadata = Arc::new(self.parquet_metadata(&index, &candidates).await?);
+        let checksums = ChecksumTable::build(&index, &metadata, &candidates)
+            .map_err(|detail| self.corrupt(detail))?;
+        let reader_metadata =
+            ArrowReaderMetadata::try_new(Arc::clone(&metadata), ArrowReaderOptions::new())
+                .map_err(|error| into_storage_error(&self.data_path, error))?;
+        let file = VerifiedReader::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.data_path),
+            metadata,
+            Arc::new(checksums),
+        );
         let mut spans = Vec::new();
-        for (row_group_number, row_group) in candidates {
-            let ranges = self.fetch_row_group(row_group).await?;
-            let fetched = FetchedRanges {
-                file_len: self.meta.size,
-                ranges,
-            };
-            let found =
-                decode_trace_rows(&fetched, Arc::clone(&metadata), row_group_number, trace_id)
-                    .map_err(|detail| StorageError::Corrupt {
-                        path: self.data_path(),
-                        detail,
-                    })?;
+        for row_group in candidates {
+            let found = self
+                .read_trace_rows(&file, &reader_metadata, row_group, trace_id)
+                .await?;
             spans.extend(found);
         }
         if spans.is_empty() {
             return Ok(None);
         }
-        let resource_spans = spans_to_batches(spans).map_err(|detail| StorageError::Corrupt {
-            path: self.data_path(),
-            detail,
-        })?;
+        let resource_spans = spans_to_batches(spans).map_err(|detail| self.corrupt(detail))?;
         Ok(Some(Trace { resource_spans }))
+    }
+
+    /// The spans of `trace_id` in one row group: first the candidate `trace_id` pages alone, then
+    /// every column for the matching rows only.
+    async fn read_trace_rows(
+        &self,
+        file: &VerifiedReader,
+        reader_metadata: &ArrowReaderMetadata,
+        row_group: usize,
+        trace_id: &TraceId,
+    ) -> Result<Vec<ReadSpan>, StorageError> {
+        let metadata = reader_metadata.metadata();
+        let row_count = usize::try_from(metadata.row_group(row_group).num_rows()).unwrap_or(0);
+        let candidate_rows = candidate_row_range(metadata, row_group, trace_id, row_count);
+        if candidate_rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let schema = metadata.file_metadata().schema_descr();
+        let ids_stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
+            file.clone(),
+            reader_metadata.clone(),
+        )
+        .with_row_groups(vec![row_group])
+        .with_projection(ProjectionMask::leaves(schema, [TRACE_ID_LEAF]))
+        .with_row_selection(RowSelection::from_consecutive_ranges(
+            std::iter::once(candidate_rows.clone()),
+            row_count,
+        ))
+        .build()
+        .map_err(|error| into_storage_error(&self.data_path, error))?;
+        let id_batches: Vec<_> = ids_stream
+            .try_collect()
+            .await
+            .map_err(|error| into_storage_error(&self.data_path, error))?;
+        let mut matching: Vec<Range<usize>> = Vec::new();
+        let mut row = candidate_rows.start;
+        for batch in &id_batches {
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<FixedSizeBinaryArray>()
+                .ok_or_else(|| self.corrupt("trace_id column has the wrong type"))?;
+            for position in 0..ids.len() {
+                if ids.value(position) == trace_id.as_slice() {
+                    match matching.last_mut() {
+                        Some(last) if last.end == row => last.end = row + 1,
+                        _ => matching.push(row..row + 1),
+                    }
+                }
+                row += 1;
+            }
+        }
+        if matching.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows_stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
+            file.clone(),
+            reader_metadata.clone(),
+        )
+        .with_row_groups(vec![row_group])
+        .with_row_selection(RowSelection::from_consecutive_ranges(
+            matching.into_iter(),
+            row_count,
+        ))
+        .build()
+        .map_err(|error| into_storage_error(&self.data_path, error))?;
+        let row_batches: Vec<_> = rows_stream
+            .try_collect()
+            .await
+            .map_err(|error| into_storage_error(&self.data_path, error))?;
+        let mut spans = Vec::new();
+        for batch in &row_batches {
+            spans.extend(batch_to_spans(batch).map_err(|detail| self.corrupt(detail))?);
+        }
+        Ok(spans)
     }
 }
 
-/// Decodes the rows of `trace_id` in one row group: first the trace-id column alone, then every
-/// column for the matching rows only.
-fn decode_trace_rows(
-    fetched: &FetchedRanges,
-    metadata: Arc<ParquetMetaData>,
+/// The rows of a row group whose `trace_id` pages may hold the id, from the column index (rows are
+/// sorted by trace id, so they are one range). Without a page index: every row.
+fn candidate_row_range(
+    metadata: &ParquetMetaData,
     row_group: usize,
     trace_id: &TraceId,
-) -> Result<Vec<super::schema::ReadSpan>, String> {
-    let reader_metadata = ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::new())
-        .map_err(|error| error.to_string())?;
-    let schema_descriptor = reader_metadata
-        .metadata()
-        .file_metadata()
-        .schema_descr_ptr();
-    let trace_id_column = schema_descriptor
-        .columns()
-        .iter()
-        .position(|column| column.name() == TRACE_ID)
-        .ok_or("no trace_id column")?;
-    let ids_reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
-        fetched.clone(),
-        reader_metadata.clone(),
-    )
-    .with_row_groups(vec![row_group])
-    .with_projection(ProjectionMask::leaves(
-        &schema_descriptor,
-        [trace_id_column],
-    ))
-    .build()
-    .map_err(|error| error.to_string())?;
-    let mut matching: Vec<bool> = Vec::new();
-    for batch in ids_reader {
-        let batch = batch.map_err(|error| error.to_string())?;
-        let ids = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<FixedSizeBinaryArray>()
-            .ok_or("trace_id column has the wrong type")?;
-        matching.extend((0..ids.len()).map(|row| ids.value(row) == trace_id.as_slice()));
-    }
-    let Some(first) = matching.iter().position(|hit| *hit) else {
-        return Ok(Vec::new());
+    row_count: usize,
+) -> Range<usize> {
+    let page_index = metadata.page_index();
+    let column_index = page_index.and_then(|index| index.column_index(row_group, TRACE_ID_LEAF));
+    let offset_index = page_index.and_then(|index| index.offset_index(row_group, TRACE_ID_LEAF));
+    let (Some(ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(column_index)), Some(offset_index)) =
+        (column_index, offset_index)
+    else {
+        return 0..row_count;
     };
-    let count = matching[first..].iter().take_while(|hit| **hit).count();
-    let mut selectors = vec![RowSelector::skip(first), RowSelector::select(count)];
-    let rest = matching.len() - first - count;
-    if rest > 0 {
-        selectors.push(RowSelector::skip(rest));
+    let locations = offset_index.page_locations();
+    if column_index.num_pages() as usize != locations.len() {
+        return 0..row_count;
     }
-    let rows_reader =
-        ParquetRecordBatchReaderBuilder::new_with_metadata(fetched.clone(), reader_metadata)
-            .with_row_groups(vec![row_group])
-            .with_row_selection(RowSelection::from(selectors))
-            .build()
-            .map_err(|error| error.to_string())?;
-    let mut spans = Vec::new();
-    for batch in rows_reader {
-        let batch = batch.map_err(|error| error.to_string())?;
-        spans.extend(batch_to_spans(&batch)?);
+    let wanted = trace_id.as_slice();
+    let mut rows: Option<Range<usize>> = None;
+    for (page, location) in locations.iter().enumerate() {
+        let (Some(min), Some(max)) = (column_index.min_value(page), column_index.max_value(page))
+        else {
+            return 0..row_count;
+        };
+        if min > wanted || wanted > max {
+            continue;
+        }
+        let first_row = usize::try_from(location.first_row_index).unwrap_or(0);
+        let end_row = locations
+            .get(page + 1)
+            .and_then(|next| usize::try_from(next.first_row_index).ok())
+            .unwrap_or(row_count);
+        rows = Some(match rows {
+            Some(found) => found.start.min(first_row)..found.end.max(end_row),
+            None => first_row..end_row,
+        });
     }
-    Ok(spans)
+    rows.unwrap_or(0..0)
 }

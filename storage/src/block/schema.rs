@@ -20,6 +20,8 @@ use vivace_proto::otlp::common::{KeyValue, any_value};
 use vivace_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status, span};
 
 pub const TRACE_ID: &str = "trace_id";
+/// Position of `trace_id` among the Parquet leaf columns (the schema is flat: leaf = field).
+pub const TRACE_ID_LEAF: usize = 0;
 pub const SPAN_ID: &str = "span_id";
 const PARENT_SPAN_ID: &str = "parent_span_id";
 const NAME: &str = "name";

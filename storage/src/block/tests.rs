@@ -63,151 +63,226 @@ fn attributes_strategy() -> impl Strategy<Value = Vec<KeyValue>> {
     })
 }
 
-fn span_strategy(trace_id: TraceId) -> impl Strategy<Value = Span> {
+fn event_strategy() -> impl Strategy<Value = span::Event> {
+    (any::<u64>(), ".{0,6}", attributes_strategy(), any::<u32>()).prop_map(
+        |(time_unix_nano, name, attributes, dropped_attributes_count)| span::Event {
+            time_unix_nano,
+            name,
+            attributes,
+            dropped_attributes_count,
+        },
+    )
+}
+
+fn link_strategy() -> impl Strategy<Value = span::Link> {
     (
-        any::<u64>(),
+        proptest::collection::vec(any::<u8>(), 16),
+        proptest::collection::vec(any::<u8>(), 8),
+        ".{0,6}",
+        attributes_strategy(),
         any::<u32>(),
-        0i32..6,
-        0u64..1 << 40,
-        attributes_strategy(),
-        proptest::option::of((0i32..3, ".{0,6}")),
-        any::<bool>(),
-        attributes_strategy(),
+        any::<u32>(),
     )
         .prop_map(
-            move |(
-                span_id,
-                duration,
-                kind,
-                start,
-                attributes,
-                status,
-                with_extras,
-                extra_attributes,
-            )| Span {
-                trace_id: trace_id.to_vec(),
-                span_id: span_id.max(1).to_be_bytes().to_vec(),
-                parent_span_id: if with_extras { vec![9; 8] } else { Vec::new() },
-                trace_state: if with_extras {
-                    "k=v".into()
-                } else {
-                    String::new()
-                },
-                flags: if with_extras { 0x301 } else { 0 },
-                name: format!("op-{kind}"),
-                kind,
-                start_time_unix_nano: start,
-                end_time_unix_nano: start + u64::from(duration),
-                attributes,
-                dropped_attributes_count: u32::from(with_extras),
-                events: if with_extras {
-                    vec![span::Event {
-                        time_unix_nano: start + 1,
-                        name: "ev".into(),
-                        attributes: extra_attributes.clone(),
-                        dropped_attributes_count: 2,
-                    }]
-                } else {
-                    Vec::new()
-                },
-                dropped_events_count: 0,
-                links: if with_extras {
-                    vec![span::Link {
-                        trace_id: vec![3; 16],
-                        span_id: vec![4; 8],
-                        trace_state: "a=b".into(),
-                        attributes: extra_attributes,
-                        dropped_attributes_count: 1,
-                        flags: 1,
-                    }]
-                } else {
-                    Vec::new()
-                },
-                dropped_links_count: 0,
-                status: status.map(|(code, message)| Status { code, message }),
+            |(trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags)| {
+                span::Link {
+                    trace_id,
+                    span_id,
+                    trace_state,
+                    attributes,
+                    dropped_attributes_count,
+                    flags,
+                }
             },
         )
 }
 
+fn span_strategy(trace_id: TraceId) -> impl Strategy<Value = Span> {
+    let identity = (
+        any::<u64>(),
+        prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 8)],
+        ".{0,8}",
+        ".{0,8}",
+        0i32..6,
+        any::<u32>(),
+    );
+    let timing = (any::<u64>(), any::<u32>());
+    let body = (
+        attributes_strategy(),
+        proptest::collection::vec(event_strategy(), 0..3),
+        proptest::collection::vec(link_strategy(), 0..3),
+        proptest::option::of((0i32..3, ".{0,6}")),
+        (any::<u32>(), any::<u32>(), any::<u32>()),
+    );
+    (identity, timing, body).prop_map(
+        move |(
+            (span_id, parent_span_id, name, trace_state, kind, flags),
+            (start, duration),
+            (
+                attributes,
+                events,
+                links,
+                status,
+                (dropped_attributes, dropped_events, dropped_links),
+            ),
+        )| Span {
+            trace_id: trace_id.to_vec(),
+            span_id: span_id.to_be_bytes().to_vec(),
+            parent_span_id,
+            trace_state,
+            flags,
+            name,
+            kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: start.saturating_add(u64::from(duration)),
+            attributes,
+            dropped_attributes_count: dropped_attributes,
+            events,
+            dropped_events_count: dropped_events,
+            links,
+            dropped_links_count: dropped_links,
+            status: status.map(|(code, message)| Status { code, message }),
+        },
+    )
+}
+
+fn scope_strategy(trace_id: TraceId) -> impl Strategy<Value = ScopeSpans> {
+    (
+        proptest::option::of((
+            "[a-z]{0,5}",
+            "[0-9.]{0,3}",
+            attributes_strategy(),
+            any::<u32>(),
+        )),
+        proptest::collection::vec(span_strategy(trace_id), 1..4),
+        prop_oneof![Just(String::new()), Just("https://schema/scope".to_owned())],
+    )
+        .prop_map(|(scope, spans, schema_url)| ScopeSpans {
+            scope: scope.map(|(name, version, attributes, dropped_attributes_count)| {
+                InstrumentationScope {
+                    name,
+                    version,
+                    attributes,
+                    dropped_attributes_count,
+                }
+            }),
+            spans,
+            schema_url,
+        })
+}
+
+fn resource_spans_strategy(trace_id: TraceId) -> impl Strategy<Value = ResourceSpans> {
+    (
+        proptest::option::of((".{0,6}", attributes_strategy(), any::<u32>())),
+        proptest::collection::vec(scope_strategy(trace_id), 1..3),
+        prop_oneof![
+            Just(String::new()),
+            Just("https://schema/resource".to_owned())
+        ],
+    )
+        .prop_map(|(resource, scope_spans, schema_url)| ResourceSpans {
+            resource: resource.map(|(service, attributes, dropped_attributes_count)| {
+                let mut all_attributes = vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(service)),
+                    }),
+                    ..Default::default()
+                }];
+                all_attributes.extend(attributes);
+                Resource {
+                    attributes: all_attributes,
+                    dropped_attributes_count,
+                    ..Default::default()
+                }
+            }),
+            scope_spans,
+            schema_url,
+        })
+}
+
 fn trace_strategy() -> impl Strategy<Value = (TraceId, Trace)> {
     any::<[u8; 16]>().prop_flat_map(|trace_id| {
-        let resource = (".{0,6}", attributes_strategy(), any::<bool>());
-        proptest::collection::vec(
-            (
-                resource,
-                proptest::collection::vec(
-                    proptest::collection::vec(span_strategy(trace_id), 1..4),
-                    1..3,
-                ),
-            ),
-            1..3,
-        )
-        .prop_map(move |batches| {
-            let resource_spans = batches
-                .into_iter()
-                .map(|((service, attributes, schema), scopes)| {
-                    let mut resource_attributes = vec![KeyValue {
-                        key: "service.name".into(),
-                        value: Some(AnyValue {
-                            value: Some(any_value::Value::StringValue(service)),
-                        }),
-                        ..Default::default()
-                    }];
-                    resource_attributes.extend(attributes);
-                    ResourceSpans {
-                        resource: Some(Resource {
-                            attributes: resource_attributes,
-                            ..Default::default()
-                        }),
-                        scope_spans: scopes
-                            .into_iter()
-                            .enumerate()
-                            .map(|(index, spans)| ScopeSpans {
-                                scope: Some(InstrumentationScope {
-                                    name: format!("scope-{index}"),
-                                    version: "1".into(),
-                                    ..Default::default()
-                                }),
-                                spans,
-                                schema_url: if schema {
-                                    "https://schema".into()
-                                } else {
-                                    String::new()
-                                },
-                            })
-                            .collect(),
-                        schema_url: String::new(),
-                    }
-                })
-                .collect();
-            (trace_id, Trace { resource_spans })
-        })
+        proptest::collection::vec(resource_spans_strategy(trace_id), 1..3)
+            .prop_map(move |resource_spans| (trace_id, Trace { resource_spans }))
     })
 }
 
-/// Spans as comparable values: (resource, scope, span) with spans sorted by id.
-fn canonical(trace: &Trace) -> Vec<(Option<Resource>, Option<InstrumentationScope>, String, Span)> {
+/// Random traces; when `share_ids`, some entries reuse the id of an earlier one (to be merged).
+fn traces_strategy() -> impl Strategy<Value = Vec<(TraceId, Trace)>> {
+    (
+        proptest::collection::vec(trace_strategy(), 1..12),
+        any::<bool>(),
+    )
+        .prop_map(|(mut traces, share_ids)| {
+            if share_ids && traces.len() > 1 {
+                let shared = traces[0].0;
+                let last = traces.len() - 1;
+                traces[last].0 = shared;
+                for batch in &mut traces[last].1.resource_spans {
+                    for scope in &mut batch.scope_spans {
+                        for span in &mut scope.spans {
+                            span.trace_id = shared.to_vec();
+                        }
+                    }
+                }
+            }
+            traces
+        })
+}
+
+/// Everything a span carries with it, comparable: (resource spans without scope spans, scope
+/// spans without spans, span), spans sorted.
+type CanonicalSpan = (ResourceSpans, ScopeSpans, Span);
+
+fn canonical(trace: &Trace) -> Vec<CanonicalSpan> {
     let mut spans = Vec::new();
     for batch in &trace.resource_spans {
+        let resource = ResourceSpans {
+            scope_spans: Vec::new(),
+            ..batch.clone()
+        };
         for scope in &batch.scope_spans {
+            let scope_header = ScopeSpans {
+                spans: Vec::new(),
+                ..scope.clone()
+            };
             for span in &scope.spans {
-                spans.push((
-                    batch.resource.clone(),
-                    scope.scope.clone(),
-                    scope.schema_url.clone(),
-                    span.clone(),
-                ));
+                spans.push((resource.clone(), scope_header.clone(), span.clone()));
             }
         }
     }
-    spans.sort_by(|left, right| {
-        (left.3.span_id.clone(), left.3.start_time_unix_nano)
-            .cmp(&(right.3.span_id.clone(), right.3.start_time_unix_nano))
+    spans.sort_by_key(|(resource, scope, span)| {
+        (
+            span.span_id.clone(),
+            span.start_time_unix_nano,
+            prost::Message::encode_to_vec(span),
+            prost::Message::encode_to_vec(resource),
+            prost::Message::encode_to_vec(scope),
+        )
     });
     spans
 }
 
-fn small_config() -> BlockConfig {
+/// Spans of the same resource and scope are grouped together, in first-seen order.
+fn assert_grouped(trace: &Trace) {
+    let resources: Vec<ResourceSpans> = trace
+        .resource_spans
+        .iter()
+        .map(|batch| ResourceSpans {
+            scope_spans: Vec::new(),
+            ..batch.clone()
+        })
+        .collect();
+    for (position, resource) in resources.iter().enumerate() {
+        assert!(
+            !resources[..position].contains(resource),
+            "resource repeated: {resource:?}"
+        );
+    }
+}
+
+pub(super) fn small_config() -> BlockConfig {
     BlockConfig {
         row_group_size_bytes: 2_000,
         bloom_false_positive: 0.01,
@@ -226,7 +301,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
-    fn traces_round_trip_through_a_block(traces in proptest::collection::vec(trace_strategy(), 1..12), missing in any::<[u8; 16]>()) {
+    fn traces_round_trip_through_a_block(traces in traces_strategy(), missing in any::<[u8; 16]>()) {
         runtime().block_on(async {
             let store: Arc<dyn BlockStore> = Arc::new(ObjectStoreBackend::in_memory());
             let encoded = encode_block("tenant", Uuid::from_u128(7), traces.clone(), &small_config()).expect("encodes");
@@ -241,6 +316,7 @@ proptest! {
             }
             for (trace_id, trace) in &expected {
                 let found = reader.find_trace(trace_id).await.expect("reads").expect("found");
+                assert_grouped(&found);
                 assert_eq!(canonical(&found), canonical(trace));
             }
             if !expected.contains_key(&missing) {
@@ -280,7 +356,7 @@ impl BlockStore for RecordingStore {
     }
 }
 
-fn fixed_traces(count: u8) -> Vec<(TraceId, Trace)> {
+pub(super) fn fixed_traces(count: u8) -> Vec<(TraceId, Trace)> {
     (1..=count)
         .map(|index| {
             let trace_id = [index; 16];
@@ -385,7 +461,13 @@ async fn a_damaged_bloom_shard_never_hides_a_trace() {
 #[tokio::test]
 async fn local_disk_blocks_are_listed_per_tenant() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = ObjectStoreBackend::local(dir.path()).expect("opens");
+    let store = Arc::new(ObjectStoreBackend::local(&dir.path().join("blocks")).expect("opens"));
+    assert!(
+        list_tenants(store.as_ref())
+            .await
+            .expect("lists")
+            .is_empty()
+    );
     for tenant in ["a", "b"] {
         encode_block(
             tenant,
@@ -394,10 +476,19 @@ async fn local_disk_blocks_are_listed_per_tenant() {
             &BlockConfig::default(),
         )
         .expect("encodes")
-        .upload(&store)
+        .upload(store.as_ref())
         .await
         .expect("uploads");
     }
-    assert_eq!(list_tenants(&store).await.expect("lists"), vec!["a", "b"]);
-    assert_eq!(list_blocks(&store, "a").await.expect("lists").len(), 1);
+    assert_eq!(
+        list_tenants(store.as_ref()).await.expect("lists"),
+        vec!["a", "b"]
+    );
+    let metas = list_blocks(store.as_ref(), "a").await.expect("lists");
+    assert_eq!(metas.len(), 1);
+    let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new(1 << 20));
+    let reader = BlockReader::new(store, cache, metas[0].clone());
+    let found = reader.find_trace(&[2; 16]).await.expect("reads");
+    assert_eq!(found.map(|trace| trace.span_count()), Some(5));
+    assert!(reader.find_trace(&[3; 16]).await.expect("reads").is_none());
 }

@@ -14,8 +14,11 @@ use vivace_proto::ids::TraceId;
 use vivace_proto::tempopb::Trace;
 
 use super::bloom::build_shards;
+use super::checksums::page_checksums;
 use super::meta::{BLOCK_FORMAT, BlockIndex, BlockMeta, ChunkIndex, RowGroupIndex};
-use super::schema::{SpanRow, block_schema, encode_resource, encode_scope, rows_to_batch};
+use super::schema::{
+    SpanRow, TRACE_ID, block_schema, encode_resource, encode_scope, rows_to_batch,
+};
 use super::{BlockConfig, block_path};
 use crate::backend::{BlockStore, StorageError};
 
@@ -87,15 +90,28 @@ const PLAIN_COLUMNS: &[&str] = &[
     "links",
 ];
 
+/// Columns of encoded messages: min/max statistics say nothing useful about them.
+const BLOB_COLUMNS: &[&str] = &["resource", "scope", "attributes", "events", "links"];
+
+/// Rows per data page: a lookup reads about one page per column, so pages stay small.
+const PAGE_ROWS: usize = 1024;
+
 fn writer_properties(block_id: Uuid) -> Result<WriterProperties, StorageError> {
     let level = ZstdLevel::try_new(1).map_err(|error| corrupt(block_id, error))?;
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
-        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from(TRACE_ID), EnabledStatistics::Page)
+        .set_write_batch_size(PAGE_ROWS)
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(None);
     for column in PLAIN_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    for column in BLOB_COLUMNS {
+        builder = builder
+            .set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::None);
     }
     Ok(builder.build())
 }
@@ -201,10 +217,25 @@ pub fn encode_sorted_block(
             "row group count differs from the rows written",
         ));
     }
-    let mut index = BlockIndex::default();
-    for (row_group, (min, max, rows)) in parquet_meta.row_groups().iter().zip(&groups.closed) {
+    let (page_crc32, tail) = page_checksums(&data).map_err(|error| corrupt(block_id, error))?;
+    if page_crc32.len() != groups.closed.len() {
+        return Err(corrupt(
+            block_id,
+            "page checksums missing for some row groups",
+        ));
+    }
+    let mut index = BlockIndex {
+        row_groups: Vec::with_capacity(groups.closed.len()),
+        tail,
+    };
+    for ((row_group, (min, max, rows)), row_group_pages) in parquet_meta
+        .row_groups()
+        .iter()
+        .zip(&groups.closed)
+        .zip(page_crc32)
+    {
         let mut chunks = Vec::with_capacity(row_group.num_columns());
-        for column in row_group.columns() {
+        for (column, column_pages) in row_group.columns().iter().zip(row_group_pages) {
             let (offset, length) = column.byte_range();
             let slice = data
                 .get(offset as usize..(offset + length) as usize)
@@ -213,6 +244,7 @@ pub fn encode_sorted_block(
                 offset,
                 length,
                 crc32: crc32fast::hash(slice),
+                page_crc32: column_pages,
             });
         }
         index.row_groups.push(RowGroupIndex {
