@@ -155,6 +155,16 @@ fn error_response(
         .into_response()
 }
 
+/// 400 with `InvalidArgument`: the body could not be read.
+fn invalid_body(format: BodyFormat, message: String) -> Response {
+    error_response(
+        format,
+        StatusCode::BAD_REQUEST,
+        tonic::Code::InvalidArgument,
+        message,
+    )
+}
+
 /// Inflates a gzip body, refusing more than `limit` bytes of output.
 fn gunzip_limited(body: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     let mut inflated = Vec::new();
@@ -217,14 +227,7 @@ async fn export_http(
                 inflated = bytes;
                 &inflated
             }
-            Err(message) => {
-                return error_response(
-                    format,
-                    StatusCode::BAD_REQUEST,
-                    tonic::Code::InvalidArgument,
-                    message,
-                );
-            }
+            Err(message) => return invalid_body(format, message),
         },
         other => {
             let message = format!("unsupported content encoding {other:?}, supported: gzip");
@@ -238,14 +241,7 @@ async fn export_http(
     };
     let request = match decode_body(format, raw) {
         Ok(request) => request,
-        Err(message) => {
-            return error_response(
-                format,
-                StatusCode::BAD_REQUEST,
-                tonic::Code::InvalidArgument,
-                message,
-            );
-        }
+        Err(message) => return invalid_body(format, message),
     };
     let request_bytes = raw.len() as u64;
     if let Err(error) = push(&state, tenant, request, request_bytes).await {
