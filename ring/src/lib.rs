@@ -6,6 +6,9 @@
 //! ingesters clockwise from that token. This crate holds the pure logic; membership sources
 //! (a single local member in monolithic mode, chitchat in a cluster) feed it.
 
+pub mod cluster;
+pub mod role;
+
 use std::collections::BTreeMap;
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -121,6 +124,25 @@ impl Ring {
     /// Members in id order.
     pub fn members(&self) -> impl Iterator<Item = &Member> {
         self.members.values()
+    }
+
+    /// Members a read can ask: ACTIVE and LEAVING ingesters still hold their recent data.
+    pub fn readable_members(&self) -> impl Iterator<Item = &Member> {
+        self.members.values().filter(|member| {
+            matches!(
+                member.state,
+                IngesterState::Active | IngesterState::Leaving
+            )
+        })
+    }
+
+    /// Members by state name, for metrics.
+    pub fn count_by_state(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for member in self.members.values() {
+            *counts.entry(member.state.as_str()).or_insert(0) += 1;
+        }
+        counts
     }
 
     /// A member by id.
@@ -257,6 +279,43 @@ mod tests {
             let reversed: Vec<String> = ids.iter().rev().cloned().collect();
             let backward = ring_of(&reversed, 3);
             prop_assert_eq!(replica_ids(&forward, token), replica_ids(&backward, token));
+        }
+
+        #[test]
+        fn a_join_replaces_at_most_one_replica(ids in node_ids(), token in any::<u64>()) {
+            let before = ring_of(&ids, 3);
+            let mut grown_ids = ids.clone();
+            grown_ids.push("newcomer-0".to_owned());
+            let after = ring_of(&grown_ids, 3);
+            let old_set = replica_ids(&before, token);
+            let new_set = replica_ids(&after, token);
+            let moved: Vec<&String> = new_set.iter().filter(|id| !old_set.contains(id)).collect();
+            prop_assert!(moved.is_empty() || moved == vec![&"newcomer-0".to_owned()]);
+        }
+
+        #[test]
+        fn a_leave_keeps_the_other_replicas(ids in node_ids(), token in any::<u64>(), pick in any::<prop::sample::Index>()) {
+            let before = ring_of(&ids, 3);
+            let leaving = ids[pick.index(ids.len())].clone();
+            let mut after = before.clone();
+            after.remove(&leaving);
+            let old_set = replica_ids(&before, token);
+            let new_set = replica_ids(&after, token);
+            for id in old_set.iter().filter(|id| **id != leaving) {
+                prop_assert!(new_set.contains(id), "{} lost its range when {} left", id, leaving);
+            }
+        }
+
+        #[test]
+        fn a_state_change_elsewhere_does_not_move_a_set(ids in node_ids(), token in any::<u64>()) {
+            let before = ring_of(&ids, 3);
+            let old_set = replica_ids(&before, token);
+            let Some(outsider) = ids.iter().find(|id| !old_set.contains(id)).cloned() else {
+                return Ok(());
+            };
+            let mut after = before.clone();
+            after.upsert(member(&outsider, IngesterState::Leaving));
+            prop_assert_eq!(replica_ids(&after, token), old_set);
         }
 
         #[test]
