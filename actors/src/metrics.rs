@@ -164,3 +164,59 @@ impl ComponentMetrics {
             .inc_by(count);
     }
 }
+
+/// Labels naming one ingester replica.
+pub type ReplicaLabels = Vec<(&'static str, String)>;
+
+fn replica_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+}
+
+/// Distributor → ingester replication: latency per replica and failed replica writes.
+#[derive(Clone)]
+pub struct ReplicationMetrics {
+    pub push_duration_seconds: Family<ReplicaLabels, Histogram, fn() -> Histogram>,
+    pub push_failures: Family<ReplicaLabels, Counter>,
+}
+
+impl Default for ReplicationMetrics {
+    fn default() -> Self {
+        ReplicationMetrics {
+            push_duration_seconds: Family::new_with_constructor(replica_histogram),
+            push_failures: Family::default(),
+        }
+    }
+}
+
+impl ReplicationMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "vivace_replica_push_duration_seconds",
+            "Time to write a batch to one ingester replica",
+            self.push_duration_seconds.clone(),
+        );
+        registry.register(
+            "vivace_replica_push_failures",
+            "Writes to an ingester replica that failed",
+            self.push_failures.clone(),
+        );
+    }
+
+    /// One replica write finished.
+    pub fn record_push(&self, ingester: &str, elapsed: std::time::Duration, succeeded: bool) {
+        let labels = vec![("ingester", ingester.to_owned())];
+        self.push_duration_seconds
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        if !succeeded {
+            self.push_failures.get_or_create(&labels).inc();
+        }
+    }
+
+    /// A replica could not even be tried.
+    pub fn record_failure(&self, ingester: &str) {
+        self.push_failures
+            .get_or_create(&vec![("ingester", ingester.to_owned())])
+            .inc();
+    }
+}

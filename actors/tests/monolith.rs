@@ -134,6 +134,7 @@ async fn span_count(node: &Node, tenant: &str, trace: u8, mode: FindMode) -> usi
         mode,
         start_seconds: None,
         end_seconds: None,
+        block_range: None,
     };
     let result = node.querier.find_trace_by_id(&request).await;
     assert!(

@@ -5,6 +5,7 @@
 
 mod app;
 mod bench;
+mod cluster_settings;
 mod config;
 mod http;
 mod ingest;

@@ -4,11 +4,12 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use vivace_actors::distributor::{DistributorSettings, RateLimit};
 use vivace_actors::ingester::{CutSettings, TenantLimits};
 use vivace_storage::block::BlockConfig;
 
+use crate::cluster_settings::ClusterSettings;
 use crate::config::Config;
 
 /// The built-in cache.
@@ -41,42 +42,10 @@ pub struct NodeSettings {
     pub config_yaml: String,
     /// This node's id on the ring (`ingester.lifecycler.id`, default the host name).
     pub instance_id: String,
-}
-
-/// Components a single process can run today.
-const MONOLITH_COMPONENTS: &[&str] = &[
-    "distributor",
-    "ingester",
-    "querier",
-    "query-frontend",
-    "compactor",
-    "metrics-generator",
-];
-
-fn check_target(target: &str) -> anyhow::Result<()> {
-    if target == "all" {
-        return Ok(());
-    }
-    let components: Vec<&str> = target
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .collect();
-    for component in &components {
-        if *component == "scalable-single-binary" || !MONOLITH_COMPONENTS.contains(component) {
-            bail!(
-                "target {component} is not supported yet: vivace runs as a single process with --target=all"
-            );
-        }
-    }
-    for needed in ["distributor", "ingester", "querier"] {
-        if !components.contains(&needed) {
-            bail!(
-                "target {target} is not supported yet: a single process needs distributor, ingester and querier (use --target=all)"
-            );
-        }
-    }
-    Ok(())
+    /// `ingester.flush_all_on_shutdown` (a clustered ingester always flushes when it leaves).
+    pub flush_all_on_shutdown: bool,
+    /// Target, gossip, replication and job settings.
+    pub cluster: ClusterSettings,
 }
 
 /// `host:port`; an empty host means every interface.
@@ -98,26 +67,12 @@ fn resolve_endpoint(endpoint: &str, what: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{what} address {endpoint:?} resolves to nothing"))
 }
 
-fn instance_id(config: &Config) -> String {
-    let configured = config
-        .ingester
-        .lifecycler
-        .get("id")
-        .and_then(serde_yaml::Value::as_str);
-    if let Some(id) = configured.filter(|id| !id.is_empty()) {
-        return id.to_owned();
-    }
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "vivace".to_owned())
-}
-
 impl NodeSettings {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        check_target(&config.target)?;
         let server = &config.server;
+        let http_listen = resolve(&server.http_listen_address, server.http_listen_port, "HTTP")?;
+        let grpc_listen = resolve(&server.grpc_listen_address, server.grpc_listen_port, "gRPC")?;
+        let cluster = ClusterSettings::from_config(config, http_listen, grpc_listen)?;
         let trace = &config.storage.trace;
         let ingestion = &config.overrides.defaults.ingestion;
         let otlp_grpc_listen = config
@@ -132,8 +87,8 @@ impl NodeSettings {
             .transpose()?;
         let max_bytes_per_trace = config.overrides.defaults.global.max_bytes_per_trace;
         Ok(NodeSettings {
-            http_listen: resolve(&server.http_listen_address, server.http_listen_port, "HTTP")?,
-            grpc_listen: resolve(&server.grpc_listen_address, server.grpc_listen_port, "gRPC")?,
+            http_listen,
+            grpc_listen,
             otlp_grpc_listen,
             otlp_http_listen,
             multitenancy_enabled: config.multitenancy_enabled,
@@ -171,7 +126,9 @@ impl NodeSettings {
             blocklist_poll: trace.blocklist_poll.max(Duration::from_secs(1)),
             max_bytes_per_trace,
             config_yaml: config.to_yaml(),
-            instance_id: instance_id(config),
+            instance_id: cluster.node_id.clone(),
+            flush_all_on_shutdown: config.ingester.flush_all_on_shutdown,
+            cluster,
         })
     }
 }
@@ -192,13 +149,5 @@ mod tests {
             settings.otlp_http_listen.map(|address| address.port()),
             Some(4318)
         );
-    }
-
-    #[test]
-    fn cluster_targets_are_refused_for_now() {
-        assert!(check_target("all").is_ok());
-        assert!(check_target("distributor,ingester,querier").is_ok());
-        assert!(check_target("ingester").is_err());
-        assert!(check_target("scalable-single-binary").is_err());
     }
 }

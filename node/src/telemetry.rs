@@ -10,9 +10,10 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use vivace_actors::metrics::ComponentMetrics;
+use vivace_actors::metrics::{ComponentMetrics, ReplicationMetrics};
 use vivace_storage::wal::Wal;
 
 type RouteLabels = Vec<(&'static str, String)>;
@@ -25,6 +26,12 @@ fn new_latency_histogram() -> Histogram {
 pub struct Telemetry {
     registry: Registry,
     pub components: ComponentMetrics,
+    pub replication: ReplicationMetrics,
+    /// Ingesters on the ring by state (`tempo_ring_members{name="ingester",state=...}`).
+    pub ring_members: Family<RouteLabels, Gauge>,
+    /// Gossip members the failure detector considers alive / dead.
+    pub gossip_live_members: Gauge,
+    pub gossip_dead_members: Gauge,
     request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -44,9 +51,33 @@ impl Telemetry {
         if let Some(wal) = wal {
             registry.register_collector(Box::new(WalCollector { wal }));
         }
+        let replication = ReplicationMetrics::default();
+        replication.register(&mut registry);
+        let ring_members: Family<RouteLabels, Gauge> = Family::default();
+        registry.register(
+            "tempo_ring_members",
+            "Number of members in the ring by state",
+            ring_members.clone(),
+        );
+        let gossip_live_members = Gauge::default();
+        registry.register(
+            "vivace_gossip_live_members",
+            "Gossip members considered alive, this node included",
+            gossip_live_members.clone(),
+        );
+        let gossip_dead_members = Gauge::default();
+        registry.register(
+            "vivace_gossip_dead_members",
+            "Gossip members the failure detector marked dead",
+            gossip_dead_members.clone(),
+        );
         Telemetry {
             registry,
             components,
+            replication,
+            ring_members,
+            gossip_live_members,
+            gossip_dead_members,
             request_duration,
         }
     }

@@ -5,6 +5,11 @@
 //! - [`tempo_json`]: Tempo's JSON dialect (gogo jsonpb: base64 ids, enum names, 64-bit numbers as strings).
 //! - [`ids`]: trace and span id parsing and validation with Tempo's error texts.
 
+/// Vivace's internal services (generated from `proto/cluster.proto`).
+pub mod cluster {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("vivace.cluster.v1");
+}
 pub mod ids;
 pub mod tempo_json;
 pub mod tempopb;

@@ -128,12 +128,9 @@ impl Ring {
 
     /// Members a read can ask: ACTIVE and LEAVING ingesters still hold their recent data.
     pub fn readable_members(&self) -> impl Iterator<Item = &Member> {
-        self.members.values().filter(|member| {
-            matches!(
-                member.state,
-                IngesterState::Active | IngesterState::Leaving
-            )
-        })
+        self.members
+            .values()
+            .filter(|member| matches!(member.state, IngesterState::Active | IngesterState::Leaving))
     }
 
     /// Members by state name, for metrics.

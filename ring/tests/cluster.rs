@@ -68,9 +68,7 @@ async fn members_converge_agree_on_replicas_and_detect_a_dead_node() {
         nodes.push(cluster);
     }
     wait_until("every node sees three members", async || {
-        nodes
-            .iter()
-            .all(|node| node.live_members().len() == 3)
+        nodes.iter().all(|node| node.live_members().len() == 3)
     })
     .await;
     for node in &nodes {
@@ -136,7 +134,9 @@ async fn members_converge_agree_on_replicas_and_detect_a_dead_node() {
         wait_until("the restarted node is ACTIVE again", async || {
             let views = ring_members(&node.all_members().await);
             views.iter().any(|view| {
-                view.id == "ingester-2" && view.generation == 2 && view.state == IngesterState::Active
+                view.id == "ingester-2"
+                    && view.generation == 2
+                    && view.state == IngesterState::Active
             })
         })
         .await;

@@ -2,25 +2,40 @@
 //! trace counts as written when a quorum of replicas acknowledged it. In monolithic mode the ring
 //! holds one member, this process's ingester; the cluster adds members behind the same interface.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use vivace_ring::{Ring, quorum, token_for};
+use vivace_ring::{Member, Ring, quorum, token_for};
 
 use super::{PushTarget, TraceFragment};
 use crate::error::{PushError, TracePushOutcome};
+use crate::metrics::ReplicationMetrics;
+use crate::remote::IngesterLinks;
+
+/// For each member of a replica set: the member and the indexes of the fragments it receives.
+type PerMember = BTreeMap<String, (Member, Vec<usize>)>;
 
 /// Pushes through the ring to the members' push targets.
 pub struct ReplicatedPush {
     ring: Arc<RwLock<Ring>>,
-    members: HashMap<String, Arc<dyn PushTarget>>,
+    links: Arc<dyn IngesterLinks>,
+    metrics: ReplicationMetrics,
 }
 
 impl ReplicatedPush {
-    pub fn new(ring: Arc<RwLock<Ring>>, members: HashMap<String, Arc<dyn PushTarget>>) -> Self {
-        ReplicatedPush { ring, members }
+    pub fn new(
+        ring: Arc<RwLock<Ring>>,
+        links: Arc<dyn IngesterLinks>,
+        metrics: ReplicationMetrics,
+    ) -> Self {
+        ReplicatedPush {
+            ring,
+            links,
+            metrics,
+        }
     }
 
     /// For each member, the indexes of the fragments it must receive; and the quorum.
@@ -28,19 +43,27 @@ impl ReplicatedPush {
         &self,
         tenant: &str,
         fragments: &[TraceFragment],
-    ) -> Result<(BTreeMap<String, Vec<usize>>, usize), PushError> {
+    ) -> Result<(PerMember, usize), PushError> {
         let ring = self
             .ring
             .read()
             .map_err(|_| PushError::Internal("ring lock poisoned".to_owned()))?;
         let needed = quorum(ring.replication_factor());
-        let mut per_member: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut per_member: BTreeMap<String, (Member, Vec<usize>)> = BTreeMap::new();
         for (index, fragment) in fragments.iter().enumerate() {
             let replicas = ring
                 .replica_set(token_for(tenant, &fragment.trace_id))
                 .map_err(|error| PushError::Unavailable(error.to_string()))?;
+            debug_assert!(
+                replicas.len() >= needed,
+                "replica set smaller than the write quorum"
+            );
             for member in replicas {
-                per_member.entry(member.id.clone()).or_default().push(index);
+                per_member
+                    .entry(member.id.clone())
+                    .or_insert_with(|| (member.clone(), Vec::new()))
+                    .1
+                    .push(index);
             }
         }
         Ok((per_member, needed))
@@ -55,23 +78,32 @@ impl PushTarget for ReplicatedPush {
         fragments: Vec<TraceFragment>,
     ) -> Result<Vec<TracePushOutcome>, PushError> {
         let (per_member, needed) = self.plan(&tenant, &fragments)?;
-        let pushes = per_member.into_iter().map(|(member_id, indexes)| {
-            let target = self.members.get(&member_id).cloned();
+        let pushes = per_member.into_values().map(|(member, indexes)| {
+            let link = self.links.link(&member);
             let subset: Vec<TraceFragment> = indexes
                 .iter()
                 .map(|index| fragments[*index].clone())
                 .collect();
             let tenant = tenant.clone();
+            let metrics = self.metrics.clone();
             async move {
-                let Some(target) = target else {
+                let Some(link) = link else {
+                    metrics.record_failure(&member.id);
                     return (
                         indexes,
                         Err(PushError::Unavailable(format!(
-                            "no client for ingester {member_id}"
+                            "no client for ingester {}",
+                            member.id
                         ))),
                     );
                 };
-                (indexes, target.push(tenant, subset).await)
+                let started = Instant::now();
+                let outcome = link.push(tenant, subset).await;
+                metrics.record_push(&member.id, started.elapsed(), outcome.is_ok());
+                if let Err(error) = &outcome {
+                    tracing::warn!(ingester = %member.id, %error, "replica push failed");
+                }
+                (indexes, outcome)
             }
         });
         let mut acknowledgements = vec![0usize; fragments.len()];
@@ -112,9 +144,14 @@ impl PushTarget for ReplicatedPush {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::sync::Mutex;
 
     use bytes::Bytes;
+    use vivace_proto::ids::TraceId;
+
+    use crate::querier::RecentTraces;
+    use crate::remote::IngesterLink;
     use vivace_ring::{IngesterState, Member};
 
     use super::*;
@@ -140,6 +177,13 @@ mod tests {
         }
     }
 
+    #[async_trait]
+    impl RecentTraces for Recording {
+        async fn find_recent(&self, _tenant: &str, _id: &TraceId) -> Result<Vec<Bytes>, String> {
+            Ok(Vec::new())
+        }
+    }
+
     fn fragment(id: u8) -> TraceFragment {
         TraceFragment {
             trace_id: [id; 16],
@@ -155,7 +199,7 @@ mod tests {
         failing: &[&str],
     ) -> (ReplicatedPush, HashMap<String, Arc<Recording>>) {
         let mut ring = Ring::new(replication_factor);
-        let mut members: HashMap<String, Arc<dyn PushTarget>> = HashMap::new();
+        let mut members: HashMap<String, Arc<dyn IngesterLink>> = HashMap::new();
         let mut recorders = HashMap::new();
         for id in ["a", "b", "c"] {
             ring.upsert(Member {
@@ -172,7 +216,11 @@ mod tests {
             recorders.insert(id.to_owned(), recorder);
         }
         (
-            ReplicatedPush::new(Arc::new(RwLock::new(ring)), members),
+            ReplicatedPush::new(
+                Arc::new(RwLock::new(ring)),
+                Arc::new(members),
+                ReplicationMetrics::default(),
+            ),
             recorders,
         )
     }

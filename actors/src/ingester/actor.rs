@@ -45,6 +45,12 @@ pub struct FindRecent {
 #[rtype(result = "()")]
 pub struct FlushAll;
 
+/// Stops taking writes, flushes everything to object storage, and answers when nothing is left
+/// (an ingester turning LEAVING: `POST /shutdown` or SIGTERM).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave;
+
 /// The actor; construct with [`IngesterActor::new`] after WAL replay.
 pub struct IngesterActor {
     logic: Ingester,
@@ -54,6 +60,9 @@ pub struct IngesterActor {
     block_config: BlockConfig,
     metrics: ComponentMetrics,
     flush_in_progress: bool,
+    /// Set by [`Leave`]: pushes are refused and everything is being flushed.
+    leaving: bool,
+    leave_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl IngesterActor {
@@ -73,7 +82,26 @@ impl IngesterActor {
             block_config,
             metrics,
             flush_in_progress: false,
+            leaving: false,
+            leave_waiters: Vec::new(),
         }
+    }
+
+    /// While leaving: answers the waiters once everything is flushed, else tries again soon.
+    fn continue_leaving(&mut self, ctx: &mut Context<Self>) {
+        if !self.leaving || self.flush_in_progress {
+            return;
+        }
+        if self.logic.holds_nothing() {
+            for waiter in self.leave_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
+            return;
+        }
+        ctx.run_later(std::time::Duration::from_millis(500), |actor, ctx| {
+            actor.tick(ctx, true);
+            actor.continue_leaving(ctx);
+        });
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>, force: bool) {
@@ -138,12 +166,13 @@ impl IngesterActor {
             }
             flushed
         };
-        ctx.spawn(round.into_actor(self).map(|flushed, actor, _ctx| {
+        ctx.spawn(round.into_actor(self).map(|flushed, actor, ctx| {
             for meta in flushed {
                 actor.logic.block_flushed(meta.block_id);
                 actor.blocklist.add(meta);
             }
             actor.flush_in_progress = false;
+            actor.continue_leaving(ctx);
         }));
     }
 }
@@ -193,6 +222,13 @@ impl Handler<PushFragments> for IngesterActor {
     type Result = ResponseFuture<Result<Vec<TracePushOutcome>, PushError>>;
 
     fn handle(&mut self, message: PushFragments, _ctx: &mut Self::Context) -> Self::Result {
+        if self.leaving {
+            return Box::pin(async {
+                Err(PushError::Unavailable(
+                    "ingester is LEAVING: it no longer takes writes".to_owned(),
+                ))
+            });
+        }
         let (outcomes, accepted) = self.logic.push(&message.tenant, message.fragments);
         if accepted.is_empty() {
             return Box::pin(async move { Ok(outcomes) });
@@ -221,5 +257,20 @@ impl Handler<FlushAll> for IngesterActor {
 
     fn handle(&mut self, _message: FlushAll, ctx: &mut Self::Context) {
         self.tick(ctx, true);
+    }
+}
+
+impl Handler<Leave> for IngesterActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _message: Leave, ctx: &mut Self::Context) -> Self::Result {
+        self.leaving = true;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.leave_waiters.push(sender);
+        self.tick(ctx, true);
+        self.continue_leaving(ctx);
+        Box::pin(async move {
+            let _ = receiver.await;
+        })
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod actor;
 mod instance;
+pub mod service;
 pub mod wal_record;
 
 use std::collections::BTreeMap;
@@ -280,6 +281,11 @@ impl Ingester {
             .into_iter()
             .map(|(tenant, fragments, _)| WalRecord::from_fragments(&tenant, &fragments))
             .collect()
+    }
+
+    /// True when no live trace, head block or unflushed block remains.
+    pub fn holds_nothing(&self) -> bool {
+        self.completing_blocks().is_empty() && self.tenants.values().all(TenantInstance::is_empty)
     }
 
     /// Live traces of a tenant.

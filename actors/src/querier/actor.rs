@@ -46,3 +46,15 @@ impl Handler<FindTraceById> for QuerierActor {
         })
     }
 }
+
+#[async_trait::async_trait]
+impl crate::frontend::JobExecutor for Addr<QuerierActor> {
+    async fn execute(&self, request: FindRequest) -> FindResult {
+        self.send(FindTraceById(request))
+            .await
+            .unwrap_or_else(|error| FindResult {
+                failed_blocks: vec![format!("querier unavailable: {error}")],
+                ..FindResult::default()
+            })
+    }
+}

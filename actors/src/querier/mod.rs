@@ -2,6 +2,9 @@
 //! without duplicate spans.
 
 pub mod actor;
+mod recent;
+
+pub use recent::RingRecentTraces;
 
 use std::sync::Arc;
 
@@ -46,6 +49,8 @@ pub struct FindRequest {
     pub mode: FindMode,
     pub start_seconds: Option<i64>,
     pub end_seconds: Option<i64>,
+    /// Only blocks whose id is in this inclusive range (a query-frontend shard); `None`: all.
+    pub block_range: Option<(uuid::Uuid, uuid::Uuid)>,
 }
 
 /// A trace-by-ID answer.
@@ -119,9 +124,12 @@ impl Querier {
         }
         if request.mode != FindMode::Ingesters {
             let counting = Arc::new(CountingStore::new(Arc::clone(&self.store)));
-            let blocks =
+            let mut blocks =
                 self.blocklist
                     .blocks(&request.tenant, request.start_seconds, request.end_seconds);
+            if let Some((first, last)) = request.block_range {
+                blocks.retain(|meta| meta.block_id >= first && meta.block_id <= last);
+            }
             let lookups = futures::stream::iter(blocks.into_iter().map(|meta| {
                 let block_id = meta.block_id;
                 let store: Arc<dyn BlockStore> = counting.clone();

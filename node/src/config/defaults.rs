@@ -22,8 +22,10 @@ pub const DEFAULT_GRPC_MAX_MSG_SIZE: usize = 16 * 1024 * 1024;
 pub const DEFAULT_OTLP_GRPC_ENDPOINT: &str = "0.0.0.0:4317";
 /// Default OTLP HTTP receiver endpoint.
 pub const DEFAULT_OTLP_HTTP_ENDPOINT: &str = "0.0.0.0:4318";
-/// Default `ingester.lifecycler.ring.replication_factor`.
+/// Default `ingester.lifecycler.ring.replication_factor` of a single process (`target: all`).
 pub const DEFAULT_REPLICATION_FACTOR: u32 = 1;
+/// Default `ingester.lifecycler.ring.replication_factor` in a cluster.
+pub const DEFAULT_CLUSTER_REPLICATION_FACTOR: u32 = 3;
 /// Default `storage.trace.backend`.
 pub const DEFAULT_BACKEND: &str = "local";
 /// Default `storage.trace.local.path`.
@@ -40,16 +42,10 @@ pub fn empty_section() -> Value {
     Value::Mapping(Mapping::new())
 }
 
-/// The default `ingester.lifecycler` block: `{ring: {replication_factor: 1}}`.
+/// The default `ingester.lifecycler` block: empty. The replication factor depends on the target
+/// when it is not set (1 for `all`, 3 in a cluster).
 fn default_lifecycler() -> Value {
-    let mut ring = Mapping::new();
-    ring.insert(
-        "replication_factor".into(),
-        Value::from(DEFAULT_REPLICATION_FACTOR),
-    );
-    let mut lifecycler = Mapping::new();
-    lifecycler.insert("ring".into(), Value::Mapping(ring));
-    Value::Mapping(lifecycler)
+    Value::Mapping(Mapping::new())
 }
 
 impl Default for ServerConfig {

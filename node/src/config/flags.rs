@@ -75,6 +75,7 @@ const ALIASES: &[(&str, &str)] = &[
         "overrides.enable_legacy_overrides",
     ),
     ("memberlist.host-port", "memberlist.join_members"),
+    ("memberlist.join", "memberlist.join_members"),
     ("memberlist.bind-port", "memberlist.bind_port"),
     ("reporting.enabled", "usage_report.reporting_enabled"),
 ];

@@ -19,7 +19,7 @@ mod overrides;
 mod receivers;
 mod sections;
 mod tree;
-mod values;
+pub(crate) mod values;
 
 use std::time::Duration;
 

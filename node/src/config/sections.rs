@@ -116,14 +116,23 @@ impl IngesterConfig {
         Some(text).filter(|text| !text.is_empty())
     }
 
-    /// `ingester.lifecycler.ring.replication_factor` (default 1).
-    pub fn replication_factor(&self) -> u32 {
+    /// `ingester.lifecycler.ring.replication_factor`, when set.
+    pub fn replication_factor(&self) -> Option<u32> {
         self.lifecycler
             .get("ring")
             .and_then(|ring| ring.get("replication_factor"))
             .and_then(Value::as_u64)
             .and_then(|factor| u32::try_from(factor).ok())
-            .unwrap_or(super::defaults::DEFAULT_REPLICATION_FACTOR)
+    }
+
+    /// The replication factor: as set, else 1 for a single process and 3 in a cluster.
+    pub fn effective_replication_factor(&self, clustered: bool) -> u32 {
+        let default = if clustered {
+            super::defaults::DEFAULT_CLUSTER_REPLICATION_FACTOR
+        } else {
+            super::defaults::DEFAULT_REPLICATION_FACTOR
+        };
+        self.replication_factor().unwrap_or(default)
     }
 }
 

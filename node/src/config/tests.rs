@@ -148,7 +148,9 @@ fn defaults_match_tempo_and_the_brief() {
     assert_eq!(ingester.flush_check_period, Duration::from_secs(10));
     assert_eq!(ingester.concurrent_flushes, 4);
     assert!(!ingester.flush_all_on_shutdown);
-    assert_eq!(ingester.replication_factor(), 1);
+    assert_eq!(ingester.replication_factor(), None);
+    assert_eq!(ingester.effective_replication_factor(false), 1);
+    assert_eq!(ingester.effective_replication_factor(true), 3);
     assert_eq!(ingester.lifecycler_id(), None);
     let trace = &config.storage.trace;
     assert_eq!(trace.backend, "local");
@@ -310,7 +312,7 @@ fn unknown_keys_in_open_sections_are_accepted() {
         loaded.config.ingester.lifecycler_id().as_deref(),
         Some("ingester-7")
     );
-    assert_eq!(loaded.config.ingester.replication_factor(), 3);
+    assert_eq!(loaded.config.ingester.replication_factor(), Some(3));
     assert_eq!(
         loaded.config.storage.trace.block.version.as_deref(),
         Some("vParquet4")

@@ -1,5 +1,6 @@
 //! The HTTP API server (port 3200): Tempo's query routes, status and operational endpoints.
 
+mod cluster;
 mod status;
 pub use status::TEMPO_API_VERSION;
 pub mod tenant;
@@ -11,16 +12,32 @@ use std::sync::atomic::AtomicBool;
 use actix::Addr;
 use axum::Router;
 use axum::routing::{get, post};
+use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
+use vivace_actors::frontend::Frontend;
 use vivace_actors::ingester::actor::IngesterActor;
 use vivace_actors::querier::actor::QuerierActor;
+use vivace_actors::seams::Clock;
+use vivace_ring::cluster::Cluster;
 
 use crate::telemetry::Telemetry;
 
 /// Shared state of the API handlers.
 pub struct ApiState {
-    pub querier: Addr<QuerierActor>,
+    /// Trace-by-ID goes through the frontend when this node runs one...
+    pub frontend: Option<Arc<Frontend>>,
+    /// ...else straight to the querier.
+    pub querier: Option<Addr<QuerierActor>>,
     pub ingester: Option<Addr<IngesterActor>>,
+    pub cluster: Option<Cluster>,
+    pub clock: Arc<dyn Clock>,
+    pub instance_id: String,
+    pub grpc_advertise: String,
+    pub started_unix_nanos: u64,
+    /// Set to true to start a graceful shutdown (`POST /shutdown`).
+    pub shutdown: watch::Sender<bool>,
+    /// Why the node is not ready yet.
+    pub not_ready_reason: Arc<std::sync::Mutex<String>>,
     pub multitenancy_enabled: bool,
     pub max_bytes_per_trace: u64,
     pub ready: Arc<AtomicBool>,
@@ -65,7 +82,12 @@ pub fn api_router(state: Arc<ApiState>, http_api_prefix: &str) -> Router {
         .route("/status/buildinfo", get(status::buildinfo))
         .route("/status/version", get(status::buildinfo))
         .route("/flush", get(status::flush).post(status::flush))
-        .route("/ingester/flush", post(status::flush));
+        .route("/ingester/flush", post(status::flush))
+        .route("/shutdown", get(cluster::shutdown).post(cluster::shutdown))
+        .route("/ingester/shutdown", post(cluster::shutdown))
+        .route("/ingester/ring", get(cluster::ring))
+        .route("/ring", get(cluster::ring))
+        .route("/memberlist", get(cluster::memberlist));
     let telemetry = Arc::clone(&state.telemetry);
     api.merge(operations)
         .with_state(state)

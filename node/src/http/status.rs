@@ -45,11 +45,12 @@ pub async fn ready(State(state): State<Arc<ApiState>>) -> Response {
     if state.ready.load(Ordering::Acquire) {
         return (StatusCode::OK, "ready\n").into_response();
     }
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Ingester not ready: replaying the wal\n",
-    )
-        .into_response()
+    let reason = state
+        .not_ready_reason
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response()
 }
 
 /// `GET /metrics` in the Prometheus text format.

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
+use vivace_actors::frontend::FrontendError;
 use vivace_actors::querier::actor::FindTraceById;
 use vivace_actors::querier::{FindMode, FindRequest, FindResult};
 use vivace_proto::ids::parse_trace_id;
@@ -78,21 +79,35 @@ fn parse_request(
         mode,
         start_seconds,
         end_seconds,
+        block_range: None,
     })
 }
 
 async fn find(state: &ApiState, request: FindRequest) -> Result<FindResult, Response> {
-    state
-        .querier
-        .send(FindTraceById(request))
-        .await
-        .map_err(|error| {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("querier unavailable: {error}"),
-            )
-                .into_response()
-        })
+    if let Some(frontend) = &state.frontend {
+        return frontend.find_trace_by_id(request).await.map_err(|error| {
+            let status = match error {
+                FrontendError::TooManyOutstanding => StatusCode::TOO_MANY_REQUESTS,
+                FrontendError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                FrontendError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, format!("{error}\n")).into_response()
+        });
+    }
+    let Some(querier) = &state.querier else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            "this node runs neither the query-frontend nor the querier\n",
+        )
+            .into_response());
+    };
+    querier.send(FindTraceById(request)).await.map_err(|error| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("querier unavailable: {error}"),
+        )
+            .into_response()
+    })
 }
 
 fn body(content_type: &'static str, bytes: Vec<u8>) -> Response {

@@ -96,7 +96,10 @@ impl ClusterMember {
             node_id: id.node_id.to_string(),
             generation: id.generation_id,
             gossip_address: id.gossip_advertise_addr,
-            roles: state.get(ROLES_KEY).map(roles_from_string).unwrap_or_default(),
+            roles: state
+                .get(ROLES_KEY)
+                .map(roles_from_string)
+                .unwrap_or_default(),
             grpc_address: state.get(GRPC_ADDRESS_KEY).unwrap_or_default().to_owned(),
             http_address: state.get(HTTP_ADDRESS_KEY).unwrap_or_default().to_owned(),
             ready: state.get(READINESS_KEY) == Some(READY),

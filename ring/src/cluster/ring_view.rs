@@ -27,7 +27,9 @@ pub fn ring_members(members: &[ClusterMember]) -> Vec<RingMemberView> {
         }
         let replace = match chosen.get(member.node_id.as_str()) {
             None => true,
-            Some(current) => (member.alive, member.generation) > (current.alive, current.generation),
+            Some(current) => {
+                (member.alive, member.generation) > (current.alive, current.generation)
+            }
         };
         if replace {
             chosen.insert(member.node_id.as_str(), member);
