@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use vivace_actors::blocklist::BlockList;
 use vivace_actors::distributor::actor::{DistributorActor, PushTraces};
-use vivace_actors::distributor::{Distributor, DistributorSettings, RateLimit};
+use vivace_actors::distributor::{Distributor, DistributorSettings, RateLimit, RateStrategy};
 use vivace_actors::error::PushError;
 use vivace_actors::ingester::actor::{FlushAll, IngesterActor};
 use vivace_actors::ingester::wal_record::WalRecord;
@@ -38,6 +38,7 @@ fn start_node(disk: &MemWalDisk, store: &Arc<dyn BlockStore>, limits: TenantLimi
         max_block_duration: Duration::from_secs(3600),
         max_block_bytes: u64::MAX,
         flush_check_period: Duration::from_millis(20),
+        flushed_block_retention: Duration::ZERO,
     };
     let mut logic = Ingester::new(
         cut,
@@ -66,6 +67,7 @@ fn start_node(disk: &MemWalDisk, store: &Arc<dyn BlockStore>, limits: TenantLimi
         rate_limit: RateLimit {
             bytes_per_second: 1e12,
             burst_bytes: 1e12,
+            strategy: RateStrategy::Local,
         },
         max_attribute_bytes: 2048,
     };

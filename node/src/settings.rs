@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use vivace_actors::distributor::{DistributorSettings, RateLimit};
+use vivace_actors::distributor::{DistributorSettings, RateLimit, RateStrategy};
 use vivace_actors::ingester::{CutSettings, TenantLimits};
 use vivace_storage::block::BlockConfig;
 
@@ -106,6 +106,14 @@ impl NodeSettings {
                 max_block_duration: config.ingester.max_block_duration,
                 max_block_bytes: config.ingester.max_block_bytes,
                 flush_check_period: config.ingester.flush_check_period,
+                flushed_block_retention: if cluster.target.clustered {
+                    config
+                        .ingester
+                        .complete_block_timeout
+                        .min(trace.blocklist_poll * 2 + config.ingester.flush_check_period)
+                } else {
+                    Duration::ZERO
+                },
             },
             limits: TenantLimits {
                 max_traces_per_user: ingestion.max_traces_per_user,
@@ -115,6 +123,11 @@ impl NodeSettings {
                 rate_limit: RateLimit {
                     bytes_per_second: ingestion.rate_limit_bytes as f64,
                     burst_bytes: ingestion.burst_size_bytes as f64,
+                    strategy: if ingestion.rate_strategy == "global" {
+                        RateStrategy::Global
+                    } else {
+                        RateStrategy::Local
+                    },
                 },
                 max_attribute_bytes: ingestion.max_attribute_bytes,
             },

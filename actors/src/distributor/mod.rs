@@ -14,7 +14,7 @@ use vivace_proto::otlp::trace::ResourceSpans;
 use crate::error::{PushError, TracePushOutcome};
 use crate::metrics::{ComponentMetrics, DiscardReason};
 use crate::seams::Clock;
-pub use rate_limit::{RateLimit, RateLimiter};
+pub use rate_limit::{RateLimit, RateLimiter, RateStrategy};
 pub use replication::ReplicatedPush;
 pub use split::{SplitError, SplitPush, TraceFragment, split_by_trace};
 
@@ -57,6 +57,14 @@ impl Distributor {
         }
     }
 
+    /// Follows the number of healthy distributors (for the `global` rate strategy).
+    pub fn set_healthy_distributors(
+        &mut self,
+        count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        self.limiter.set_healthy_distributors(count);
+    }
+
     pub fn settings(&self) -> DistributorSettings {
         self.settings
     }
@@ -78,8 +86,12 @@ impl Distributor {
             .record_discarded(tenant, DiscardReason::RateLimited, span_count);
         let limit = self.limiter.limit();
         Err(PushError::ResourceExhausted(format!(
-            "RATE_LIMITED: ingestion rate limit (local: {} bytes, burst size: {} bytes) exceeded while adding {} bytes for user {}",
-            limit.bytes_per_second as u64, limit.burst_bytes as u64, request_bytes, tenant
+            "RATE_LIMITED: ingestion rate limit ({}: {} bytes, burst size: {} bytes) exceeded while adding {} bytes for user {}",
+            limit.strategy.as_str(),
+            limit.bytes_per_second as u64,
+            limit.burst_bytes as u64,
+            request_bytes,
+            tenant
         )))
     }
 }

@@ -105,6 +105,7 @@ impl IngesterActor {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>, force: bool) {
+        self.logic.drop_expired_flushed_blocks();
         self.logic.cut_idle_traces(force);
         self.logic.cut_blocks(force);
         if self.flush_in_progress || self.logic.completing_blocks().is_empty() {

@@ -32,6 +32,10 @@ pub struct CutSettings {
     pub max_block_duration: Duration,
     pub max_block_bytes: u64,
     pub flush_check_period: Duration,
+    /// How long a flushed block stays answerable here, so that queriers whose block list does
+    /// not know it yet still find its traces (`complete_block_timeout`; zero in a single process,
+    /// where the block list learns a block the moment it is flushed).
+    pub flushed_block_retention: Duration,
 }
 
 impl Default for CutSettings {
@@ -41,6 +45,7 @@ impl Default for CutSettings {
             max_block_duration: Duration::from_secs(30 * 60),
             max_block_bytes: 500 * 1024 * 1024,
             flush_check_period: Duration::from_secs(10),
+            flushed_block_retention: Duration::ZERO,
         }
     }
 }
@@ -84,6 +89,8 @@ pub struct Ingester {
     limits: TenantLimits,
     tenants: BTreeMap<String, TenantInstance>,
     completing: Vec<Arc<CompletingBlock>>,
+    /// Flushed blocks kept answerable, with the time they were flushed.
+    flushed: Vec<(Arc<CompletingBlock>, u64)>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
     metrics: ComponentMetrics,
@@ -102,6 +109,7 @@ impl Ingester {
             limits,
             tenants: BTreeMap::new(),
             completing: Vec::new(),
+            flushed: Vec::new(),
             clock,
             ids,
             metrics,
@@ -206,9 +214,29 @@ impl Ingester {
         cut
     }
 
-    /// Forgets a completing block once it is safely in object storage.
+    /// Forgets a completing block once it is safely in object storage (keeping it answerable for
+    /// the flushed-block retention), and drops retained blocks that are old enough.
     pub fn block_flushed(&mut self, block_id: uuid::Uuid) {
-        self.completing.retain(|block| block.block_id != block_id);
+        let now = self.clock.now_unix_nanos();
+        let retain = !self.cut.flushed_block_retention.is_zero();
+        let (flushed, still_completing): (Vec<_>, Vec<_>) = self
+            .completing
+            .drain(..)
+            .partition(|block| block.block_id == block_id);
+        self.completing = still_completing;
+        if retain {
+            self.flushed
+                .extend(flushed.into_iter().map(|block| (block, now)));
+        }
+        self.drop_expired_flushed_blocks();
+    }
+
+    /// Forgets retained flushed blocks older than the retention.
+    pub fn drop_expired_flushed_blocks(&mut self) {
+        let now = self.clock.now_unix_nanos();
+        let retention = self.cut.flushed_block_retention.as_nanos() as u64;
+        self.flushed
+            .retain(|(_, flushed_at)| now.saturating_sub(*flushed_at) < retention);
     }
 
     /// Blocks cut but not yet flushed.
@@ -223,9 +251,11 @@ impl Ingester {
             .get(tenant)
             .map(|instance| instance.find(trace_id))
             .unwrap_or_default();
+        let retained = self.flushed.iter().map(|(block, _)| block);
         for block in self
             .completing
             .iter()
+            .chain(retained)
             .filter(|block| block.tenant == tenant)
         {
             if let Some(held) = block.find(trace_id) {

@@ -39,6 +39,7 @@ fn ingester(clock: &ManualClock, limits: TenantLimits) -> Ingester {
         max_block_duration: Duration::from_secs(60),
         max_block_bytes: 1_000_000,
         flush_check_period: Duration::from_secs(1),
+        flushed_block_retention: Duration::ZERO,
     };
     Ingester::new(
         cut,
@@ -154,4 +155,32 @@ fn ingester_from_records(clock: &ManualClock, records: &[WalRecord]) -> Ingester
         replayed.replay(&tenant, fragments);
     }
     replayed
+}
+
+#[test]
+fn flushed_blocks_stay_answerable_for_the_retention() {
+    let clock = ManualClock::new(1_000_000_000_000);
+    let mut ingester = ingester(&clock, NO_LIMITS);
+    ingester.cut.flushed_block_retention = Duration::from_secs(30);
+    ingester.push("a", vec![fragment(7, 1)]);
+    ingester.cut_idle_traces(true);
+    let blocks = ingester.cut_blocks(true);
+    assert_eq!(blocks.len(), 1);
+    ingester.block_flushed(blocks[0].block_id);
+    assert!(ingester.completing_blocks().is_empty());
+    assert!(
+        ingester.holds_nothing(),
+        "a retained block is not pending work"
+    );
+    assert_eq!(ingester.find("a", &[7; 16]).len(), 1, "still answerable");
+    assert!(
+        ingester.checkpoint(&[]).is_empty(),
+        "flushed data is not checkpointed"
+    );
+    clock.advance(Duration::from_secs(31));
+    ingester.drop_expired_flushed_blocks();
+    assert!(
+        ingester.find("a", &[7; 16]).is_empty(),
+        "dropped after the retention"
+    );
 }

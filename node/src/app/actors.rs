@@ -1,5 +1,6 @@
 //! The actor thread: builds the component actors this node's roles select.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
@@ -43,6 +44,8 @@ pub struct ActorInputs {
     pub io_runtime: tokio::runtime::Handle,
     pub ring: Arc<RwLock<Ring>>,
     pub channels: Arc<dyn ChannelFactory>,
+    /// Healthy distributors in the cluster, for the `global` rate strategy.
+    pub healthy_distributors: Arc<AtomicUsize>,
 }
 
 fn start_actors(inputs: ActorInputs) -> Actors {
@@ -70,11 +73,12 @@ fn start_actors(inputs: ActorInputs) -> Actors {
         settings.max_message_bytes,
     ));
     let distributor = roles.has(Role::Distributor).then(|| {
-        let logic = Distributor::new(
+        let mut logic = Distributor::new(
             settings.distributor,
             Arc::clone(&inputs.clock),
             metrics.clone(),
         );
+        logic.set_healthy_distributors(Arc::clone(&inputs.healthy_distributors));
         let push = ReplicatedPush::new(
             Arc::clone(&inputs.ring),
             Arc::clone(&links),

@@ -1,6 +1,7 @@
 //! Joining the gossip cluster and the tasks that follow it: the ring, the ring and gossip
 //! metrics, and the querier's workers for every frontend.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -49,12 +50,18 @@ pub fn spawn_ring_updater(
     ring: Arc<RwLock<Ring>>,
     replication_factor: usize,
     telemetry: Arc<Telemetry>,
+    healthy_distributors: Arc<AtomicUsize>,
 ) {
     let mut members = cluster.watch_live_members();
     tokio::spawn(async move {
         loop {
             let snapshot = Arc::clone(&members.borrow_and_update());
             let rebuilt = build_ring(&snapshot, replication_factor);
+            let distributors = snapshot
+                .iter()
+                .filter(|member| member.has_role(Role::Distributor))
+                .count();
+            healthy_distributors.store(distributors.max(1), Ordering::Relaxed);
             for state in ["JOINING", "ACTIVE", "LEAVING"] {
                 let count = rebuilt.count_by_state().get(state).copied().unwrap_or(0);
                 telemetry

@@ -7,7 +7,7 @@ mod cluster;
 mod lifecycle;
 mod servers;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -152,7 +152,9 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
         connect_timeout: Duration::from_secs(1),
         request_timeout: REMOTE_TIMEOUT,
     });
+    let healthy_distributors = Arc::new(AtomicUsize::new(1));
     let actors = spawn_actor_system(ActorInputs {
+        healthy_distributors: Arc::clone(&healthy_distributors),
         ingester,
         store: Arc::clone(&store),
         cache,
@@ -186,6 +188,7 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
             Arc::clone(&ring),
             settings.cluster.replication_factor,
             Arc::clone(&telemetry),
+            Arc::clone(&healthy_distributors),
         );
         cluster::spawn_gossip_metrics(
             cluster.clone(),
