@@ -35,16 +35,18 @@ pub struct IngestArgs {
     /// Compress exports with gzip.
     #[arg(long)]
     pub gzip: bool,
-    /// Server pid, to report its CPU time and peak RSS.
+    /// Server pid, to report its CPU time and peak RSS; repeat it for every process of a cluster
+    /// (CPU is summed, peak RSS reported per process and summed).
     #[arg(long)]
-    pub pid: Option<u32>,
+    pub pid: Vec<u32>,
     /// Seed for trace ids (different runs should use different seeds).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// HTTP API of the node: after sending, `POST /flush` and wait for the blocks, so that CPU and
-    /// memory cover the whole path (receive, WAL, block build, upload).
+    /// HTTP API of an ingester node: after sending, `POST /flush` and wait for the blocks, so that
+    /// CPU and memory cover the whole path (receive, WAL, block build, upload). Repeat it for
+    /// every ingester of a cluster.
     #[arg(long)]
-    pub flush_http: Option<String>,
+    pub flush_http: Vec<String>,
 }
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
@@ -58,7 +60,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let accepted_spans = Arc::new(AtomicU64::new(0));
     let failed_batches = Arc::new(AtomicU64::new(0));
     let sent_bytes = Arc::new(AtomicU64::new(0));
-    let cpu_before = args.pid.and_then(cpu_seconds);
+    let cpu_before: Option<f64> = args.pid.iter().map(|pid| cpu_seconds(*pid)).sum();
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::<f64>::new()));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.connections.max(1) {
@@ -76,6 +79,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         let accepted_spans = Arc::clone(&accepted_spans);
         let failed_batches = Arc::clone(&failed_batches);
         let sent_bytes = Arc::clone(&sent_bytes);
+        let latencies = Arc::clone(&latencies);
         let seed = args.seed;
         workers.spawn(async move {
             loop {
@@ -86,7 +90,13 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                 let (request, _) = batch(seed, batch_index, shape, now_nanos());
                 let spans = request.resource_spans[0].scope_spans[0].spans.len() as u64;
                 sent_bytes.fetch_add(request.encoded_len() as u64, Ordering::Relaxed);
-                match client.export(request).await {
+                let export_started = Instant::now();
+                let outcome = client.export(request).await;
+                latencies
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(export_started.elapsed().as_secs_f64() * 1e3);
+                match outcome {
                     Ok(_) => {
                         accepted_spans.fetch_add(spans, Ordering::Relaxed);
                     }
@@ -103,8 +113,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     }
     while workers.join_next().await.is_some() {}
     let elapsed = started.elapsed().as_secs_f64();
-    if let Some(http) = &args.flush_http {
-        let client = reqwest::Client::new();
+    let client = reqwest::Client::new();
+    for http in &args.flush_http {
         super::lookup::flush_and_wait(&client, http.trim_end_matches('/')).await?;
     }
     let elapsed_with_flush = started.elapsed().as_secs_f64();
@@ -128,11 +138,27 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         "  bytes per span     {:.0} (OTLP protobuf)",
         bytes as f64 / accepted.max(1) as f64
     );
-    if args.flush_http.is_some() {
+    let mut sorted = latencies
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    sorted.sort_by(f64::total_cmp);
+    let percentile = |fraction: f64| {
+        let index = ((sorted.len() as f64 * fraction).ceil() as usize).saturating_sub(1);
+        sorted.get(index).copied().unwrap_or(0.0)
+    };
+    println!(
+        "  export latency     p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(0.5),
+        percentile(0.99),
+        percentile(1.0)
+    );
+    if !args.flush_http.is_empty() {
         println!("  with block flush   {elapsed_with_flush:.2} s");
     }
-    if let (Some(pid), Some(before)) = (args.pid, cpu_before) {
-        if let Some(after) = cpu_seconds(pid) {
+    if let Some(before) = cpu_before {
+        let after: Option<f64> = args.pid.iter().map(|pid| cpu_seconds(*pid)).sum();
+        if let Some(after) = after {
             let cpu = after - before;
             println!("  server cpu         {cpu:.2} s");
             println!(
@@ -144,8 +170,21 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                 accepted as f64 / cpu.max(1e-9)
             );
         }
-        if let Some(peak) = peak_rss_bytes(pid) {
-            println!("  server peak rss    {:.1} MB", peak as f64 / 1e6);
+        let peaks: Vec<u64> = args
+            .pid
+            .iter()
+            .filter_map(|pid| peak_rss_bytes(*pid))
+            .collect();
+        if !peaks.is_empty() {
+            let each: Vec<String> = peaks
+                .iter()
+                .map(|peak| format!("{:.0}", *peak as f64 / 1e6))
+                .collect();
+            println!(
+                "  server peak rss    {:.1} MB ({} MB)",
+                peaks.iter().sum::<u64>() as f64 / 1e6,
+                each.join(" + ")
+            );
         }
     }
     Ok(())
