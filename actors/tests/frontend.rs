@@ -123,7 +123,11 @@ async fn a_job_lost_by_a_dying_querier_is_answered_by_another() {
         .expect("answered in time")
         .expect("query task")
         .expect("query succeeded");
-    assert!(answer.failed_blocks.is_empty(), "{:?}", answer.failed_blocks);
+    assert!(
+        answer.failed_blocks.is_empty(),
+        "{:?}",
+        answer.failed_blocks
+    );
     assert_eq!(answer.inspected_bytes, 42, "the survivor answered");
     assert_eq!(querier.jobs.load(Ordering::SeqCst), 1);
     let _ = stop_sender.send(true);
