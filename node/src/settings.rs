@@ -164,3 +164,50 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod deploy_tests {
+    use super::*;
+
+    /// Every configuration shipped in `deploy/` loads, without warnings, into node settings.
+    #[test]
+    fn shipped_configurations_load() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+        let mut files = vec![root.join("tempo.yaml")];
+        for entry in std::fs::read_dir(root.join("cluster")).expect("deploy/cluster") {
+            let path = entry.expect("entry").path();
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "yaml")
+            {
+                files.push(path);
+            }
+        }
+        assert!(files.len() >= 5, "{files:?}");
+        for file in files {
+            let args = vec![format!("-config.file={}", file.display())];
+            let loaded = crate::config::load(&args)
+                .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+            assert!(
+                loaded.warnings.is_empty(),
+                "{}: {:?}",
+                file.display(),
+                loaded.warnings
+            );
+            let settings = NodeSettings::from_config(&loaded.config)
+                .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+            let is_cluster = file
+                .parent()
+                .is_some_and(|parent| parent.ends_with("cluster"));
+            assert_eq!(
+                settings.cluster.target.clustered,
+                is_cluster,
+                "{}",
+                file.display()
+            );
+            if is_cluster {
+                assert_eq!(settings.cluster.replication_factor, 3);
+            }
+        }
+    }
+}
