@@ -82,3 +82,78 @@ impl RecentTraces for RingRecentTraces {
         Ok(fragments)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use vivace_ring::IngesterState;
+
+    use super::*;
+    use crate::distributor::{PushTarget, TraceFragment};
+    use crate::error::{PushError, TracePushOutcome};
+    use crate::remote::IngesterLink;
+
+    struct Replica {
+        holds: Vec<Bytes>,
+        down: bool,
+    }
+
+    #[async_trait]
+    impl PushTarget for Replica {
+        async fn push(
+            &self,
+            _tenant: String,
+            _fragments: Vec<TraceFragment>,
+        ) -> Result<Vec<TracePushOutcome>, PushError> {
+            Err(PushError::Unavailable("not used".into()))
+        }
+    }
+
+    #[async_trait]
+    impl RecentTraces for Replica {
+        async fn find_recent(&self, _tenant: &str, _id: &TraceId) -> Result<Vec<Bytes>, String> {
+            if self.down {
+                return Err("connection refused".into());
+            }
+            Ok(self.holds.clone())
+        }
+    }
+
+    fn reader(down: &[&str]) -> RingRecentTraces {
+        let mut ring = Ring::new(3);
+        let mut links: HashMap<String, Arc<dyn IngesterLink>> = HashMap::new();
+        for id in ["a", "b", "c"] {
+            ring.upsert(Member {
+                id: id.into(),
+                grpc_address: String::new(),
+                state: IngesterState::Active,
+                zone: String::new(),
+            });
+            links.insert(
+                id.into(),
+                Arc::new(Replica {
+                    holds: vec![Bytes::from(id.to_owned())],
+                    down: down.contains(&id),
+                }),
+            );
+        }
+        RingRecentTraces::new(Arc::new(RwLock::new(ring)), Arc::new(links))
+    }
+
+    #[tokio::test]
+    async fn answers_from_every_replica_and_tolerates_one_failure() {
+        let all = reader(&[]).find_recent("t", &[1; 16]).await.expect("read");
+        assert_eq!(all.len(), 3);
+        let degraded = reader(&["b"])
+            .find_recent("t", &[1; 16])
+            .await
+            .expect("read");
+        assert_eq!(degraded.len(), 2, "RF=3 tolerates one failed replica");
+        let error = reader(&["a", "c"])
+            .find_recent("t", &[1; 16])
+            .await
+            .expect_err("two failures of three are too many");
+        assert!(error.contains("too many unhealthy ingesters"), "{error}");
+    }
+}
