@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tonic::codec::CompressionEncoding;
@@ -44,6 +45,25 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
+/// Accepted connections with Nagle's algorithm off: small gRPC answers (an export's empty reply)
+/// must not wait for the peer's delayed ACK.
+fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt as _;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
+        let mut stream = accepted?;
+        disable_nagle(&mut stream);
+        Ok(stream)
+    })
+}
+
+fn disable_nagle(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot disable nagle on a connection");
+    }
+}
+
 /// Binds and starts every server of the node.
 pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
     let settings = inputs.settings;
@@ -53,7 +73,7 @@ pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
     let api = api_router(inputs.api_state, &settings.http_api_prefix);
     let api_stop = stopped(inputs.stop.clone());
     running.spawn(async move {
-        axum::serve(api_listener, api)
+        axum::serve(api_listener.tap_io(disable_nagle), api)
             .with_graceful_shutdown(api_stop)
             .await
             .context("HTTP server failed")
@@ -78,7 +98,7 @@ pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
             let router = otlp_http_router(Arc::clone(state));
             let stop = stopped(inputs.stop.clone());
             running.spawn(async move {
-                axum::serve(listener, router)
+                axum::serve(listener.tap_io(disable_nagle), router)
                     .with_graceful_shutdown(stop)
                     .await
                     .context("OTLP HTTP server failed")
@@ -88,7 +108,7 @@ pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
             let listener = bind(address, "OTLP gRPC").await?;
             let router = tonic::transport::Server::builder().add_service(otlp_service(state));
             let stop = stopped(inputs.stop.clone());
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = without_nagle(listener);
             running.spawn(async move {
                 router
                     .serve_with_incoming_shutdown(incoming, stop)
@@ -121,7 +141,7 @@ pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
         );
     }
     let stop = stopped(inputs.stop.clone());
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let incoming = without_nagle(listener);
     running.spawn(async move {
         tonic::transport::Server::builder()
             .add_routes(routes.routes())
