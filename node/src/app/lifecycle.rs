@@ -12,8 +12,12 @@ use tokio::sync::watch;
 use vivace_actors::ingester::actor::{IngesterActor, Leave};
 use vivace_ring::IngesterState;
 use vivace_ring::cluster::Cluster;
+use vivace_storage::wal::Wal;
 
 use super::servers::Running;
+
+/// How often the WAL's health is checked.
+const WAL_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// The longest a leaving ingester waits for its last flush.
 const LEAVE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -41,12 +45,32 @@ pub async fn become_ready(
     ready.store(true, Ordering::Release);
 }
 
-/// Waits for a signal, `POST /shutdown`, or a server that stopped on its own (an error).
+/// Resolves once the WAL stopped after an I/O error (it is fail-stop: no append can succeed
+/// again in this process); never resolves on nodes without a WAL.
+pub async fn watch_wal(wal: Option<Wal>) {
+    let Some(wal) = wal else {
+        return std::future::pending().await;
+    };
+    let mut ticker = tokio::time::interval(WAL_CHECK_PERIOD);
+    loop {
+        ticker.tick().await;
+        if wal.has_failed() {
+            return;
+        }
+    }
+}
+
+/// Waits for a signal, `POST /shutdown`, a failed WAL, or a server that stopped on its own.
 pub async fn wait_for_stop(
     running: &mut Running,
     mut shutdown: watch::Receiver<bool>,
+    wal_failure: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<&'static str> {
     tokio::select! {
+        _ = wal_failure => {
+            tracing::error!("the wal stopped after an i/o error; exiting so that a restart replays it");
+            Err(anyhow::anyhow!("the wal failed: exiting so that a restart replays it"))
+        }
         signal = wait_for_stop_signal() => Ok(signal),
         _ = shutdown.wait_for(|requested| *requested) => Ok("shutdown requested"),
         Some(finished) = running.join_next() => {

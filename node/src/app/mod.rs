@@ -93,9 +93,8 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
     } else {
         None
     };
-    let telemetry = Arc::new(Telemetry::new(
-        wal_and_report.as_ref().map(|(wal, _)| wal.clone()),
-    ));
+    let watched_wal = wal_and_report.as_ref().map(|(wal, _)| wal.clone());
+    let telemetry = Arc::new(Telemetry::new(watched_wal.clone()));
     let cluster = if target.clustered {
         Some(cluster::join(&settings, clock.as_ref()).await?)
     } else {
@@ -253,7 +252,20 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
         "vivace is ready"
     );
 
-    let reason = lifecycle::wait_for_stop(&mut running, shutdown_receiver).await?;
+    let wal_failure = lifecycle::watch_wal(watched_wal);
+    let reason = match lifecycle::wait_for_stop(&mut running, shutdown_receiver, wal_failure).await
+    {
+        Ok(reason) => reason,
+        Err(error) => {
+            // Crash-only: leave the cluster so peers stop waiting for this node, and exit with the
+            // error; a restart replays what the WAL synced.
+            ready.store(false, Ordering::Release);
+            if let Some(cluster) = &cluster {
+                cluster.leave().await;
+            }
+            return Err(error);
+        }
+    };
     tracing::info!(reason, "stopping");
     ready.store(false, Ordering::Release);
     lifecycle::leave(

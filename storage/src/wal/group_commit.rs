@@ -38,6 +38,8 @@ pub(super) struct Counters {
     pub fsyncs: AtomicU64,
     pub bytes: AtomicU64,
     pub current_segment: AtomicU64,
+    /// The writer stopped after an I/O error (fail-stop): every further append is refused.
+    pub failed: std::sync::atomic::AtomicBool,
 }
 
 impl Counters {
@@ -45,6 +47,7 @@ impl Counters {
         self.fsyncs.store(writer.sync_count(), Ordering::Relaxed);
         self.current_segment
             .store(writer.segment_id(), Ordering::SeqCst);
+        self.failed.store(writer.has_failed(), Ordering::SeqCst);
     }
 }
 

@@ -257,6 +257,12 @@ impl Wal {
     }
 
     /// The segment appends currently go to.
+    /// True once the writer stopped after an I/O error: the WAL refuses every append from then
+    /// on, and only a restart (which replays what was synced) makes the node writable again.
+    pub fn has_failed(&self) -> bool {
+        self.shared.counters.failed.load(Ordering::SeqCst)
+    }
+
     pub fn current_segment(&self) -> u64 {
         self.shared.counters.current_segment.load(Ordering::SeqCst)
     }

@@ -77,8 +77,10 @@ async fn only_synced_appends_survive_a_crash() {
     wal.append(Bytes::from_static(b"acknowledged"))
         .await
         .expect("append");
+    assert!(!wal.has_failed());
     disk.fail_syncs(true);
     let failed = wal.append(Bytes::from_static(b"never synced")).await;
+    assert!(wal.has_failed(), "the failure is visible to the node");
     assert!(
         matches!(failed, Err(WalError::Io(_))),
         "a failed sync fails the append: {failed:?}"
