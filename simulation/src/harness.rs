@@ -42,6 +42,8 @@ pub struct Summary {
     pub violations: Vec<Violation>,
     pub digest: u64,
     pub events: u64,
+    /// Simulated time the ring views took to agree after healing (membership scenario).
+    pub ring_convergence: Option<Duration>,
 }
 
 impl Summary {
@@ -53,12 +55,16 @@ impl Summary {
             .collect();
         let checks: u64 = self.checks.values().sum();
         format!(
-            "simulated={}s acked_spans={} checked_spans={} faults[{}] invariant_checks={} events={} digest={:016x} violations={}",
+            "simulated={}s acked_spans={} checked_spans={} faults[{}] invariant_checks={} ring_converged_in={} events={} digest={:016x} violations={}",
             self.simulated_seconds,
             self.acked_spans,
             self.checked_spans,
             faults.join(" "),
             checks,
+            self.ring_convergence.map_or_else(
+                || "-".to_owned(),
+                |took| format!("{:.1}s", took.as_secs_f64())
+            ),
             self.events,
             self.digest,
             self.violations.len()
@@ -572,8 +578,29 @@ pub fn run_seed(seed: u64, print_log: bool) -> Summary {
         }
     };
     let sim = Sim::new(options.clone(), Arc::clone(&log));
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(sim.run())));
+    let membership_options = options.clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut summary = runtime.block_on(sim.run());
+        let paused = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("a paused runtime");
+        let mut rng = StdRng::seed_from_u64(membership_options.seed.rotate_left(17));
+        let membership =
+            paused.block_on(crate::membership::run(&membership_options, &mut rng, &log));
+        *summary.faults.entry("gossip").or_insert(0) += membership.faults;
+        *summary
+            .checks
+            .entry(Invariant::RingConverges.id())
+            .or_insert(0) += membership.checks;
+        summary.violations.extend(membership.violations);
+        summary.ring_convergence = membership.convergence;
+        let (digest, events) = log.digest();
+        summary.digest = digest;
+        summary.events = events;
+        summary
+    }));
     let mut summary = outcome.unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<String>()

@@ -21,10 +21,13 @@ pub enum Invariant {
     NoPanic,
     /// Once every fault is healed, every batch is acknowledged within a few resends.
     LivenessConverges,
+    /// After healing, every node's ring view (members, states) is identical and maps every trace
+    /// to the same replicas, within a bounded simulated time.
+    RingConverges,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 7] = [
+    pub const ALL: [Invariant; 8] = [
         Invariant::QuorumAck,
         Invariant::AckedReadableDegraded,
         Invariant::AckedReadableHealed,
@@ -32,6 +35,7 @@ impl Invariant {
         Invariant::ReplayKeepsAcked,
         Invariant::NoPanic,
         Invariant::LivenessConverges,
+        Invariant::RingConverges,
     ];
 
     pub fn id(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Invariant {
             Invariant::ReplayKeepsAcked => "INV-5 replay-keeps-acked",
             Invariant::NoPanic => "INV-6 no-panic",
             Invariant::LivenessConverges => "INV-7 liveness-converges",
+            Invariant::RingConverges => "INV-8 ring-converges",
         }
     }
 }

@@ -6,11 +6,14 @@
 //! Scope today: the real distributor replication ([`vivace_actors::distributor::ReplicatedPush`]),
 //! ring, ingester logic, WAL (on an in-memory disk that loses unsynced bytes in a crash) and the
 //! querier's recent-data read, with crashes, restarts, partitions, lost messages and failing
-//! fsyncs. Gossip, gRPC and block flushes are not simulated yet.
+//! fsyncs; and the real gossip membership (chitchat on its in-memory transport, paused time)
+//! under partitions, crashes and restarts. gRPC, block flushes and the actors are not simulated
+//! yet.
 
 pub mod harness;
 pub mod invariants;
 mod log;
+pub mod membership;
 mod node;
 pub mod options;
 pub mod workload;
