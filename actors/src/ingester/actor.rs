@@ -8,16 +8,16 @@
 //! the round is in object storage.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix::prelude::*;
 use bytes::Bytes;
 use vivace_proto::ids::TraceId;
 use vivace_storage::backend::BlockStore;
-use vivace_storage::block::{BlockConfig, BlockMeta, encode_sorted_block};
+use vivace_storage::block::BlockConfig;
 use vivace_storage::wal::Wal;
 
-use super::{CompletingBlock, Ingester};
+use super::Ingester;
+use super::flush::FlushRound;
 use crate::blocklist::BlockList;
 use crate::distributor::TraceFragment;
 use crate::error::{PushError, TracePushOutcome};
@@ -115,59 +115,16 @@ impl IngesterActor {
     }
 
     fn start_flush_round(&mut self, ctx: &mut Context<Self>) {
-        let blocks: Vec<Arc<CompletingBlock>> = self.logic.completing_blocks().to_vec();
-        let excluded: Vec<uuid::Uuid> = blocks.iter().map(|block| block.block_id).collect();
-        let checkpoint = self.logic.checkpoint(&excluded);
-        // Submitted now, in this handler: ordered after every push already applied to memory.
-        let rotation = self.wal.submit_rotate();
-        let checkpoint_appends: Vec<_> = checkpoint
-            .iter()
-            .map(|record| self.wal.submit_append(record.to_payload()))
-            .collect();
+        // Started in this handler: ordered after every push already applied to memory.
+        let Some(round) = FlushRound::start(&self.logic, &self.wal) else {
+            return;
+        };
         self.flush_in_progress = true;
-        let wal = self.wal.clone();
         let store = Arc::clone(&self.store);
         let block_config = self.block_config.clone();
         let metrics = self.metrics.clone();
-        let round = async move {
-            let new_segment = match rotation.await {
-                Ok(segment) => segment,
-                Err(error) => {
-                    tracing::error!(%error, "wal rotation failed; flush postponed");
-                    return Vec::new();
-                }
-            };
-            for append in checkpoint_appends {
-                if let Err(error) = append.await {
-                    tracing::error!(%error, "wal checkpoint append failed; flush postponed");
-                    return Vec::new();
-                }
-            }
-            let mut flushed = Vec::new();
-            for block in &blocks {
-                match flush_block(
-                    Arc::clone(block),
-                    Arc::clone(&store),
-                    block_config.clone(),
-                    &metrics,
-                )
-                .await
-                {
-                    Ok(meta) => flushed.push(meta),
-                    Err(error) => {
-                        metrics.failed_flushes.inc();
-                        tracing::error!(block = %block.block_id, tenant = %block.tenant, %error, "block flush failed; will retry");
-                    }
-                }
-            }
-            if flushed.len() == blocks.len()
-                && let Err(error) = wal.remove_segments_below(new_segment).await
-            {
-                tracing::warn!(%error, "could not remove flushed wal segments");
-            }
-            flushed
-        };
-        ctx.spawn(round.into_actor(self).map(|flushed, actor, ctx| {
+        let run = async move { round.run(store, block_config, &metrics).await };
+        ctx.spawn(run.into_actor(self).map(|flushed, actor, ctx| {
             for meta in flushed {
                 actor.logic.block_flushed(meta.block_id);
                 actor.blocklist.add(meta);
@@ -176,37 +133,6 @@ impl IngesterActor {
             actor.continue_leaving(ctx);
         }));
     }
-}
-
-async fn flush_block(
-    block: Arc<CompletingBlock>,
-    store: Arc<dyn BlockStore>,
-    block_config: BlockConfig,
-    metrics: &ComponentMetrics,
-) -> Result<BlockMeta, String> {
-    let started = Instant::now();
-    let encode_input = Arc::clone(&block);
-    let encoded = tokio::task::spawn_blocking(move || {
-        encode_sorted_block(
-            &encode_input.tenant,
-            encode_input.block_id,
-            encode_input.combined_traces(),
-            &block_config,
-        )
-    })
-    .await
-    .map_err(|error| format!("block encoder stopped: {error}"))?
-    .map_err(|error| error.to_string())?;
-    encoded
-        .upload(store.as_ref())
-        .await
-        .map_err(|error| error.to_string())?;
-    metrics.blocks_flushed.inc();
-    metrics
-        .flush_duration_seconds
-        .observe(started.elapsed().as_secs_f64());
-    tracing::info!(block = %block.block_id, tenant = %block.tenant, traces = block.traces.len(), "block flushed");
-    Ok(encoded.meta.clone())
 }
 
 impl Actor for IngesterActor {

@@ -5,6 +5,7 @@
 //! actix and does the WAL and object-store I/O.
 
 pub mod actor;
+pub mod flush;
 mod instance;
 pub mod service;
 pub mod wal_record;
