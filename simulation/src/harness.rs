@@ -11,14 +11,18 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use vivace_actors::blocklist::BlockList;
 use vivace_actors::combine::TraceCombiner;
 use vivace_actors::distributor::{PushTarget, ReplicatedPush, split_by_trace};
 use vivace_actors::error::TracePushOutcome;
+use vivace_actors::metrics::ComponentMetrics;
 use vivace_actors::metrics::ReplicationMetrics;
-use vivace_actors::querier::{RecentTraces, RingRecentTraces};
+use vivace_actors::querier::{FindMode, FindRequest, Querier, RingRecentTraces};
 use vivace_actors::remote::IngesterLink;
 use vivace_actors::seams::ManualClock;
+use vivace_cache::NoCache;
 use vivace_ring::{IngesterState, Member, Ring, quorum};
+use vivace_storage::backend::{BlockStore, ObjectStoreBackend};
 
 use crate::invariants::{Invariant, Violation};
 use crate::log::EventLog;
@@ -84,7 +88,11 @@ struct Sim {
     crashed_at: BTreeMap<usize, u64>,
     ring: Arc<RwLock<Ring>>,
     push: ReplicatedPush,
-    reader: RingRecentTraces,
+    querier: Querier,
+    store: Arc<dyn BlockStore>,
+    blocklist: Arc<BlockList>,
+    /// Spans in flushed blocks.
+    in_store: BTreeMap<TraceId, BTreeSet<SpanId>>,
     oracle: Oracle,
     /// Per ingester: the spans it stored durably (its WAL append succeeded).
     stored: BTreeMap<String, BTreeMap<TraceId, BTreeSet<SpanId>>>,
@@ -92,7 +100,7 @@ struct Sim {
     step: u64,
 }
 
-fn span_ids(fragments: &[bytes::Bytes]) -> (BTreeSet<SpanId>, usize) {
+pub(crate) fn span_ids(fragments: &[bytes::Bytes]) -> (BTreeSet<SpanId>, usize) {
     let mut combiner = TraceCombiner::new();
     for fragment in fragments {
         combiner.add_encoded(fragment);
@@ -147,6 +155,15 @@ impl Sim {
             ReplicationMetrics::default(),
         );
         let reader = RingRecentTraces::new(Arc::clone(&ring), links);
+        let store: Arc<dyn BlockStore> = Arc::new(ObjectStoreBackend::in_memory());
+        let blocklist = Arc::new(BlockList::new());
+        let querier = Querier::new(
+            Arc::clone(&store),
+            Arc::new(NoCache),
+            Arc::clone(&blocklist),
+            Arc::new(reader),
+            ComponentMetrics::default(),
+        );
         Sim {
             generations: vec![0; options.ingesters],
             options,
@@ -159,7 +176,10 @@ impl Sim {
             crashed_at: BTreeMap::new(),
             ring,
             push,
-            reader,
+            querier,
+            store,
+            blocklist,
+            in_store: BTreeMap::new(),
             oracle: Oracle::default(),
             stored: BTreeMap::new(),
             summary: Summary::default(),
@@ -435,20 +455,32 @@ impl Sim {
         } else {
             Invariant::AckedReadableDegraded
         };
-        let read = self.reader.find_recent(TENANT, &trace_id).await;
-        let fragments = match read {
-            Ok(fragments) => fragments,
-            Err(error) => {
-                if !must_have.is_empty() && self.down_count() <= self.down_budget() {
-                    self.checked(invariant);
-                    self.violate(
-                        invariant,
-                        format!("trace {} unreadable: {error}", hex(&trace_id)),
-                    );
-                }
-                return;
+        for span in &acked {
+            if self
+                .in_store
+                .get(&trace_id)
+                .is_some_and(|spans| spans.contains(span))
+            {
+                must_have.insert(*span);
             }
-        };
+        }
+        let result = self
+            .querier
+            .find_trace_by_id(&FindRequest {
+                tenant: TENANT.to_owned(),
+                trace_id,
+                mode: FindMode::All,
+                start_seconds: None,
+                end_seconds: None,
+                block_range: None,
+            })
+            .await;
+        if !result.failed_blocks.is_empty() && self.down_count() > self.down_budget() {
+            return;
+        }
+        let fragments = vec![bytes::Bytes::from(prost::Message::encode_to_vec(
+            &result.trace,
+        ))];
         let (found, count) = span_ids(&fragments);
         self.summary.checked_spans += must_have.len() as u64;
         self.checked(invariant);
@@ -457,10 +489,18 @@ impl Sim {
             self.violate(
                 invariant,
                 format!(
-                    "trace {}: {} of {} acknowledged spans missing",
+                    "trace {}: {} of {} acknowledged spans missing ({} of them in flushed blocks; read failures: {:?})",
                     hex(&trace_id),
                     missing.len(),
-                    acked.len()
+                    acked.len(),
+                    missing
+                        .iter()
+                        .filter(|span| self
+                            .in_store
+                            .get(&trace_id)
+                            .is_some_and(|spans| spans.contains(**span)))
+                        .count(),
+                    result.failed_blocks
                 ),
             );
         }
@@ -498,6 +538,28 @@ impl Sim {
                 self.clock.advance(Duration::from_secs(6));
                 for node in &self.ingesters {
                     node.tick().await;
+                }
+            }
+            for index in 0..self.ingesters.len() {
+                if self.crashed_at.contains_key(&index)
+                    || !self.rng.random_bool(self.options.flush_probability)
+                {
+                    continue;
+                }
+                let node = Arc::clone(&self.ingesters[index]);
+                let durable = node.flush(Arc::clone(&self.store), &self.blocklist).await;
+                if !durable.is_empty() {
+                    self.count("flush");
+                }
+                for (trace_id, spans) in durable {
+                    if let Some(stored) = self
+                        .stored
+                        .get_mut(&node.id)
+                        .and_then(|traces| traces.get_mut(&trace_id))
+                    {
+                        stored.retain(|span| !spans.contains(span));
+                    }
+                    self.in_store.entry(trace_id).or_default().extend(spans);
                 }
             }
             self.clock.advance(Duration::from_secs(1));

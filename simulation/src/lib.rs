@@ -4,11 +4,12 @@
 //! replays exactly with `SIM_SEED=<seed>`.
 //!
 //! Scope today: the real distributor replication ([`vivace_actors::distributor::ReplicatedPush`]),
-//! ring, ingester logic, WAL (on an in-memory disk that loses unsynced bytes in a crash) and the
-//! querier's recent-data read, with crashes, restarts, partitions, lost messages and failing
+//! ring, ingester logic, WAL (on an in-memory disk that loses unsynced bytes in a crash), flush
+//! rounds ([`vivace_actors::ingester::flush::FlushRound`]) into an in-memory object store, and the
+//! querier (recent data and blocks), with crashes, restarts, partitions, lost messages and failing
 //! fsyncs; and the real gossip membership (chitchat on its in-memory transport, paused time)
-//! under partitions, crashes and restarts. gRPC, block flushes and the actors are not simulated
-//! yet.
+//! under partitions, crashes and restarts. Not yet: gRPC and the actix actors themselves,
+//! distributor and querier crashes, one-way partitions, object-store faults, slow fsyncs.
 
 pub mod harness;
 pub mod invariants;

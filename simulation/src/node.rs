@@ -11,14 +11,18 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rand::Rng;
 use rand::rngs::StdRng;
+use vivace_actors::blocklist::BlockList;
 use vivace_actors::distributor::{PushTarget, TraceFragment};
 use vivace_actors::error::{PushError, TracePushOutcome};
+use vivace_actors::ingester::flush::FlushRound;
 use vivace_actors::ingester::wal_record::WalRecord;
 use vivace_actors::ingester::{CutSettings, Ingester, TenantLimits};
 use vivace_actors::metrics::ComponentMetrics;
 use vivace_actors::querier::RecentTraces;
 use vivace_actors::seams::{ManualClock, SeededIds};
 use vivace_proto::ids::TraceId;
+use vivace_storage::backend::BlockStore;
+use vivace_storage::block::BlockConfig;
 use vivace_storage::wal::{MemWalDisk, Wal, WalConfig};
 
 use crate::log::EventLog;
@@ -163,6 +167,52 @@ impl SimIngester {
             running.logic.cut_idle_traces(false);
             running.logic.cut_blocks(false);
         }
+    }
+
+    /// Cuts everything and runs a flush round (the actor's code); returns the spans now in
+    /// object storage, by trace.
+    pub async fn flush(
+        &self,
+        store: Arc<dyn BlockStore>,
+        blocklist: &BlockList,
+    ) -> BTreeMap<TraceId, BTreeSet<[u8; 8]>> {
+        let mut durable: BTreeMap<TraceId, BTreeSet<[u8; 8]>> = BTreeMap::new();
+        let mut guard = self.running.lock().await;
+        let Some(running) = guard.as_mut() else {
+            return durable;
+        };
+        running.logic.cut_idle_traces(true);
+        running.logic.cut_blocks(true);
+        let Some(round) = FlushRound::start(&running.logic, &running.wal) else {
+            return durable;
+        };
+        let mut contents: BTreeMap<uuid::Uuid, Vec<(TraceId, Vec<Bytes>)>> = BTreeMap::new();
+        for block in round.blocks() {
+            let traces = block
+                .traces
+                .iter()
+                .map(|(trace_id, held)| (*trace_id, held.fragments.clone()))
+                .collect();
+            contents.insert(block.block_id, traces);
+        }
+        let flushed = round
+            .run(store, BlockConfig::default(), &ComponentMetrics::default())
+            .await;
+        for meta in flushed {
+            running.logic.block_flushed(meta.block_id);
+            for (trace_id, fragments) in contents.remove(&meta.block_id).unwrap_or_default() {
+                durable
+                    .entry(trace_id)
+                    .or_default()
+                    .extend(crate::harness::span_ids(&fragments).0);
+            }
+            self.log.event(
+                &self.id,
+                &format!("block flushed traces={}", meta.total_objects),
+            );
+            blocklist.add(meta);
+        }
+        durable
     }
 
     /// What this ingester holds of a trace (bypassing the network).

@@ -32,6 +32,8 @@ pub struct SimOptions {
     pub fsync_failure_probability: f64,
     /// Chance per step that the clock jumps past the idle period (traces cut into head blocks).
     pub cut_probability: f64,
+    /// Chance per step that an ingester flushes everything it holds to object storage.
+    pub flush_probability: f64,
 }
 
 impl SimOptions {
@@ -52,6 +54,7 @@ impl SimOptions {
             partition_probability: rng.random_range(0.0..0.1),
             fsync_failure_probability: rng.random_range(0.0..0.05),
             cut_probability: rng.random_range(0.0..0.3),
+            flush_probability: rng.random_range(0.0..0.1),
         }
     }
 }
@@ -60,7 +63,7 @@ impl fmt::Display for SimOptions {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             formatter,
-            "seed={} ingesters={} rf={} traces={} batches<={} spans<={} crash={:.3} restart={:.3} detection_steps={} drop={:.3} partition={:.3} fsync_fail={:.3} cut={:.3}",
+            "seed={} ingesters={} rf={} traces={} batches<={} spans<={} crash={:.3} restart={:.3} detection_steps={} drop={:.3} partition={:.3} fsync_fail={:.3} cut={:.3} flush={:.3}",
             self.seed,
             self.ingesters,
             self.replication_factor,
@@ -73,7 +76,8 @@ impl fmt::Display for SimOptions {
             self.drop_rate,
             self.partition_probability,
             self.fsync_failure_probability,
-            self.cut_probability
+            self.cut_probability,
+            self.flush_probability
         )
     }
 }

@@ -9,6 +9,9 @@ const REGRESSION_SEEDS: &[u64] = &[
     0, 58, 190,
     // The liveness phase kept losing messages, so it could not converge (a harness bug).
     148,
+    // Seeded block ids of a restarted ingester repeated its previous generation's, and its new
+    // blocks overwrote the old ones in storage (fixed in `SeededIds`).
+    7, 33,
 ];
 
 #[test]
