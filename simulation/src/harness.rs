@@ -28,55 +28,14 @@ use crate::invariants::{Invariant, Violation};
 use crate::log::EventLog;
 use crate::node::{Ledger, Network, SimIngester};
 use crate::options::SimOptions;
+use crate::run::Summary;
 use crate::workload::{Batch, Oracle, SpanId, TraceId, generate};
 
 const TENANT: &str = "sim";
 /// Resends of a refused batch in the liveness phase.
 const LIVENESS_RETRIES: usize = 3;
 
-/// What a run did and found.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub options: Option<SimOptions>,
-    pub simulated_seconds: u64,
-    pub acked_spans: usize,
-    pub checked_spans: u64,
-    pub faults: BTreeMap<&'static str, u64>,
-    pub checks: BTreeMap<&'static str, u64>,
-    pub violations: Vec<Violation>,
-    pub digest: u64,
-    pub events: u64,
-    /// Simulated time the ring views took to agree after healing (membership scenario).
-    pub ring_convergence: Option<Duration>,
-}
-
-impl Summary {
-    pub fn line(&self) -> String {
-        let faults: Vec<String> = self
-            .faults
-            .iter()
-            .map(|(kind, count)| format!("{kind}={count}"))
-            .collect();
-        let checks: u64 = self.checks.values().sum();
-        format!(
-            "simulated={}s acked_spans={} checked_spans={} faults[{}] invariant_checks={} ring_converged_in={} events={} digest={:016x} violations={}",
-            self.simulated_seconds,
-            self.acked_spans,
-            self.checked_spans,
-            faults.join(" "),
-            checks,
-            self.ring_convergence.map_or_else(
-                || "-".to_owned(),
-                |took| format!("{:.1}s", took.as_secs_f64())
-            ),
-            self.events,
-            self.digest,
-            self.violations.len()
-        )
-    }
-}
-
-struct Sim {
+pub(crate) struct Sim {
     options: SimOptions,
     rng: StdRng,
     clock: ManualClock,
@@ -122,7 +81,7 @@ pub(crate) fn span_ids(fragments: &[bytes::Bytes]) -> (BTreeSet<SpanId>, usize) 
 }
 
 impl Sim {
-    fn new(options: SimOptions, log: Arc<EventLog>) -> Sim {
+    pub(crate) fn new(options: SimOptions, log: Arc<EventLog>) -> Sim {
         let mut rng = StdRng::seed_from_u64(options.seed);
         let clock = ManualClock::new(1_700_000_000_000_000_000);
         let network = Arc::new(Network {
@@ -518,7 +477,7 @@ impl Sim {
         }
     }
 
-    async fn run(mut self) -> Summary {
+    pub(crate) async fn run(mut self) -> Summary {
         let batches = generate(&self.options, &mut self.rng);
         for index in 0..self.ingesters.len() {
             self.restart(index).await;
@@ -617,66 +576,4 @@ impl Sim {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// Runs one seed to the end; a panic anywhere is reported as an `INV-6` violation.
-pub fn run_seed(seed: u64, print_log: bool) -> Summary {
-    let options = SimOptions::from_seed(seed);
-    let log = Arc::new(EventLog::new(print_log));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            return Summary {
-                options: Some(options),
-                violations: vec![Violation {
-                    invariant: Invariant::NoPanic,
-                    detail: format!("no runtime: {error}"),
-                }],
-                ..Summary::default()
-            };
-        }
-    };
-    let sim = Sim::new(options.clone(), Arc::clone(&log));
-    let membership_options = options.clone();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut summary = runtime.block_on(sim.run());
-        let paused = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .expect("a paused runtime");
-        let mut rng = StdRng::seed_from_u64(membership_options.seed.rotate_left(17));
-        let membership =
-            paused.block_on(crate::membership::run(&membership_options, &mut rng, &log));
-        *summary.faults.entry("gossip").or_insert(0) += membership.faults;
-        *summary
-            .checks
-            .entry(Invariant::RingConverges.id())
-            .or_insert(0) += membership.checks;
-        summary.violations.extend(membership.violations);
-        summary.ring_convergence = membership.convergence;
-        let (digest, events) = log.digest();
-        summary.digest = digest;
-        summary.events = events;
-        summary
-    }));
-    let mut summary = outcome.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
-            .unwrap_or_else(|| "unknown panic".to_owned());
-        Summary {
-            violations: vec![Violation {
-                invariant: Invariant::NoPanic,
-                detail: message,
-            }],
-            ..Summary::default()
-        }
-    });
-    summary.options = Some(options);
-    summary
 }

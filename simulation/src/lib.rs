@@ -17,6 +17,7 @@ mod log;
 pub mod membership;
 mod node;
 pub mod options;
+mod run;
 pub mod workload;
 
-pub use harness::{Summary, run_seed};
+pub use run::{Summary, run_seed};

@@ -1,0 +1,118 @@
+//! Running one seed: the replication scenario, then the membership scenario, a panic anywhere
+//! reported as `INV-6`; and the summary a run prints.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::harness::Sim;
+use crate::invariants::{Invariant, Violation};
+use crate::log::EventLog;
+use crate::options::SimOptions;
+
+/// What a run did and found.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub options: Option<SimOptions>,
+    pub simulated_seconds: u64,
+    pub acked_spans: usize,
+    pub checked_spans: u64,
+    pub faults: BTreeMap<&'static str, u64>,
+    pub checks: BTreeMap<&'static str, u64>,
+    pub violations: Vec<Violation>,
+    pub digest: u64,
+    pub events: u64,
+    /// Simulated time the ring views took to agree after healing (membership scenario).
+    pub ring_convergence: Option<Duration>,
+}
+
+impl Summary {
+    pub fn line(&self) -> String {
+        let faults: Vec<String> = self
+            .faults
+            .iter()
+            .map(|(kind, count)| format!("{kind}={count}"))
+            .collect();
+        let checks: u64 = self.checks.values().sum();
+        format!(
+            "simulated={}s acked_spans={} checked_spans={} faults[{}] invariant_checks={} ring_converged_in={} events={} digest={:016x} violations={}",
+            self.simulated_seconds,
+            self.acked_spans,
+            self.checked_spans,
+            faults.join(" "),
+            checks,
+            self.ring_convergence.map_or_else(
+                || "-".to_owned(),
+                |took| format!("{:.1}s", took.as_secs_f64())
+            ),
+            self.events,
+            self.digest,
+            self.violations.len()
+        )
+    }
+}
+
+/// Runs one seed to the end; a panic anywhere is reported as an `INV-6` violation.
+pub fn run_seed(seed: u64, print_log: bool) -> Summary {
+    let options = SimOptions::from_seed(seed);
+    let log = Arc::new(EventLog::new(print_log));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return Summary {
+                options: Some(options),
+                violations: vec![Violation {
+                    invariant: Invariant::NoPanic,
+                    detail: format!("no runtime: {error}"),
+                }],
+                ..Summary::default()
+            };
+        }
+    };
+    let sim = Sim::new(options.clone(), Arc::clone(&log));
+    let membership_options = options.clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut summary = runtime.block_on(sim.run());
+        let paused = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("a paused runtime");
+        let mut rng = StdRng::seed_from_u64(membership_options.seed.rotate_left(17));
+        let membership =
+            paused.block_on(crate::membership::run(&membership_options, &mut rng, &log));
+        *summary.faults.entry("gossip").or_insert(0) += membership.faults;
+        *summary
+            .checks
+            .entry(Invariant::RingConverges.id())
+            .or_insert(0) += membership.checks;
+        summary.violations.extend(membership.violations);
+        summary.ring_convergence = membership.convergence;
+        let (digest, events) = log.digest();
+        summary.digest = digest;
+        summary.events = events;
+        summary
+    }));
+    let mut summary = outcome.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Summary {
+            violations: vec![Violation {
+                invariant: Invariant::NoPanic,
+                detail: message,
+            }],
+            ..Summary::default()
+        }
+    });
+    summary.options = Some(options);
+    summary
+}
