@@ -29,6 +29,7 @@ use crate::log::EventLog;
 use crate::node::{Ledger, Network, SimIngester};
 use crate::options::SimOptions;
 use crate::run::Summary;
+use crate::store::FaultyStore;
 use crate::workload::{Batch, Oracle, SpanId, TraceId, generate};
 
 const TENANT: &str = "sim";
@@ -49,6 +50,7 @@ pub(crate) struct Sim {
     push: ReplicatedPush,
     querier: Querier,
     store: Arc<dyn BlockStore>,
+    faulty_store: Arc<FaultyStore>,
     blocklist: Arc<BlockList>,
     /// Spans in flushed blocks.
     in_store: BTreeMap<TraceId, BTreeSet<SpanId>>,
@@ -114,7 +116,13 @@ impl Sim {
             ReplicationMetrics::default(),
         );
         let reader = RingRecentTraces::new(Arc::clone(&ring), links);
-        let store: Arc<dyn BlockStore> = Arc::new(ObjectStoreBackend::in_memory());
+        let faulty_store = Arc::new(FaultyStore::new(
+            Arc::new(ObjectStoreBackend::in_memory()),
+            // Its own stream, so adding store faults left every other draw of a seed unchanged.
+            StdRng::seed_from_u64(options.seed.rotate_left(29)),
+            options.store_error_rate,
+        ));
+        let store: Arc<dyn BlockStore> = faulty_store.clone();
         let blocklist = Arc::new(BlockList::new());
         let querier = Querier::new(
             Arc::clone(&store),
@@ -137,6 +145,7 @@ impl Sim {
             push,
             querier,
             store,
+            faulty_store,
             blocklist,
             in_store: BTreeMap::new(),
             oracle: Oracle::default(),
@@ -434,7 +443,10 @@ impl Sim {
                 block_range: None,
             })
             .await;
-        if !result.failed_blocks.is_empty() && self.down_count() > self.down_budget() {
+        if !result.failed_blocks.is_empty() && (!healed || self.down_count() > self.down_budget()) {
+            // Not a silent loss: the read says what it could not read (an injected store error or
+            // too many replicas down). After healing, a failure is checked like any other read.
+            self.count("reported-read-failure");
             return;
         }
         let fragments = vec![bytes::Bytes::from(prost::Message::encode_to_vec(
@@ -533,6 +545,7 @@ impl Sim {
         self.log.set_step(self.step);
         self.log.event("harness", "heal");
         self.network.healed.store(true, Ordering::SeqCst);
+        self.faulty_store.healed.store(true, Ordering::SeqCst);
         for node in &self.ingesters {
             node.partitioned.store(false, Ordering::SeqCst);
             node.fail_syncs(false);
@@ -566,6 +579,10 @@ impl Sim {
             self.check_trace(trace_id, true).await;
         }
         self.summary.simulated_seconds = self.step;
+        let store_errors = self.faulty_store.injected.load(Ordering::SeqCst);
+        if store_errors > 0 {
+            self.summary.faults.insert("store-error", store_errors);
+        }
         self.summary.acked_spans = self.oracle.acked_spans();
         let (digest, events) = self.log.digest();
         self.summary.digest = digest;

@@ -34,6 +34,8 @@ pub struct SimOptions {
     pub cut_probability: f64,
     /// Chance per step that an ingester flushes everything it holds to object storage.
     pub flush_probability: f64,
+    /// Chance that one object-store operation fails (until the liveness phase).
+    pub store_error_rate: f64,
 }
 
 impl SimOptions {
@@ -55,6 +57,7 @@ impl SimOptions {
             fsync_failure_probability: rng.random_range(0.0..0.05),
             cut_probability: rng.random_range(0.0..0.3),
             flush_probability: rng.random_range(0.0..0.1),
+            store_error_rate: rng.random_range(0.0..0.05),
         }
     }
 }
@@ -63,7 +66,7 @@ impl fmt::Display for SimOptions {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             formatter,
-            "seed={} ingesters={} rf={} traces={} batches<={} spans<={} crash={:.3} restart={:.3} detection_steps={} drop={:.3} partition={:.3} fsync_fail={:.3} cut={:.3} flush={:.3}",
+            "seed={} ingesters={} rf={} traces={} batches<={} spans<={} crash={:.3} restart={:.3} detection_steps={} drop={:.3} partition={:.3} fsync_fail={:.3} cut={:.3} flush={:.3} store_errors={:.3}",
             self.seed,
             self.ingesters,
             self.replication_factor,
@@ -77,7 +80,8 @@ impl fmt::Display for SimOptions {
             self.partition_probability,
             self.fsync_failure_probability,
             self.cut_probability,
-            self.flush_probability
+            self.flush_probability,
+            self.store_error_rate
         )
     }
 }
