@@ -62,7 +62,6 @@ impl ChannelFactory for TcpChannels {
 pub struct RemoteIngester {
     address: String,
     client: IngesterClient<Channel>,
-    max_message_bytes: usize,
 }
 
 impl RemoteIngester {
@@ -70,19 +69,7 @@ impl RemoteIngester {
         let client = IngesterClient::new(channel)
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
-        RemoteIngester {
-            address,
-            client,
-            max_message_bytes,
-        }
-    }
-
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-
-    pub fn max_message_bytes(&self) -> usize {
-        self.max_message_bytes
+        RemoteIngester { address, client }
     }
 }
 
@@ -264,5 +251,87 @@ impl IngesterLinks for IngesterPool {
         ));
         remotes.insert(member.grpc_address.clone(), Arc::clone(&remote));
         Some(remote as Arc<dyn IngesterLink>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fragment(id: u8) -> TraceFragment {
+        TraceFragment {
+            trace_id: [id; 16],
+            trace: Bytes::from_static(b"trace"),
+            start_seconds: 1,
+            end_seconds: 2,
+            span_count: 3,
+        }
+    }
+
+    #[test]
+    fn fragments_round_trip_and_bad_ids_are_refused() {
+        let back = fragments_from_wire(fragments_to_wire(vec![fragment(1), fragment(2)]))
+            .expect("decodes");
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].trace_id, [2; 16]);
+        assert_eq!((back[0].start_seconds, back[0].span_count), (1, 3));
+        let mut short = fragments_to_wire(vec![fragment(3)]);
+        short[0].trace_id = Bytes::from_static(b"short");
+        let error = fragments_from_wire(short).expect_err("refused");
+        assert!(error.contains("16 bytes, got 5"), "{error}");
+    }
+
+    #[test]
+    fn errors_keep_their_kind_across_the_wire() {
+        let cases = [
+            PushError::InvalidArgument("bad".into()),
+            PushError::ResourceExhausted("full".into()),
+            PushError::Unavailable("down".into()),
+            PushError::Internal("wal".into()),
+        ];
+        for error in cases {
+            let back = status_to_push_error("peer", push_error_to_status(error.clone()));
+            assert_eq!(
+                std::mem::discriminant(&back),
+                std::mem::discriminant(&error),
+                "{error:?} came back as {back:?}"
+            );
+        }
+        let reasons = outcomes_to_wire(&[
+            TracePushOutcome::Accepted,
+            TracePushOutcome::MaxLiveTraces,
+            TracePushOutcome::TraceTooLarge,
+        ]);
+        assert_eq!(
+            reasons,
+            vec![
+                PushErrorReason::NoError as i32,
+                PushErrorReason::MaxLiveTraces as i32,
+                PushErrorReason::TraceTooLarge as i32
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_peer_is_unavailable_not_an_error_of_the_data() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        drop(listener);
+        let channels = TcpChannels {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+        };
+        let remote = RemoteIngester::new(
+            address.clone(),
+            channels.channel(&address).expect("channel"),
+            1 << 20,
+        );
+        let error = remote
+            .push("t".into(), vec![fragment(4)])
+            .await
+            .expect_err("nobody listens");
+        assert!(matches!(error, PushError::Unavailable(_)), "{error:?}");
+        let read = remote.find_recent("t", &[4; 16]).await;
+        assert!(read.is_err());
     }
 }

@@ -64,6 +64,23 @@ fn disable_nagle(stream: &mut tokio::net::TcpStream) {
     }
 }
 
+/// Serves `router` on `listener` until `stop`.
+fn spawn_http(
+    running: &mut Running,
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    stop: &watch::Receiver<bool>,
+    what: &'static str,
+) {
+    let stop = stopped(stop.clone());
+    running.spawn(async move {
+        axum::serve(listener.tap_io(disable_nagle), router)
+            .with_graceful_shutdown(stop)
+            .await
+            .with_context(|| format!("{what} server failed"))
+    });
+}
+
 /// Binds and starts every server of the node.
 pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
     let settings = inputs.settings;
@@ -71,13 +88,7 @@ pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
 
     let api_listener = bind(settings.http_listen, "HTTP").await?;
     let api = api_router(inputs.api_state, &settings.http_api_prefix);
-    let api_stop = stopped(inputs.stop.clone());
-    running.spawn(async move {
-        axum::serve(api_listener.tap_io(disable_nagle), api)
-            .with_graceful_shutdown(api_stop)
-            .await
-            .context("HTTP server failed")
-    });
+    spawn_http(&mut running, api_listener, api, &inputs.stop, "HTTP");
 
     let ingest_state = inputs.actors.distributor.clone().map(|distributor| {
         Arc::new(IngestState {
@@ -96,13 +107,7 @@ pub async fn start(inputs: ServerInputs<'_>) -> anyhow::Result<Running> {
         if let Some(address) = settings.otlp_http_listen {
             let listener = bind(address, "OTLP HTTP").await?;
             let router = otlp_http_router(Arc::clone(state));
-            let stop = stopped(inputs.stop.clone());
-            running.spawn(async move {
-                axum::serve(listener.tap_io(disable_nagle), router)
-                    .with_graceful_shutdown(stop)
-                    .await
-                    .context("OTLP HTTP server failed")
-            });
+            spawn_http(&mut running, listener, router, &inputs.stop, "OTLP HTTP");
         }
         if let Some(address) = settings.otlp_grpc_listen {
             let listener = bind(address, "OTLP gRPC").await?;
