@@ -46,12 +46,30 @@ pub struct TcpChannels {
     pub request_timeout: Duration,
 }
 
+/// HTTP/2 pings on every cluster connection, so one that stopped carrying data (a peer gone
+/// without a reset, a partition that swallowed frames) is closed and redialled instead of holding
+/// every later request until its timeout.
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The endpoint every cluster channel uses (whatever carries its bytes).
+pub fn cluster_endpoint(
+    address: &str,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> Result<Endpoint, String> {
+    Ok(Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|error| format!("invalid address {address}: {error}"))?
+        .connect_timeout(connect_timeout)
+        .timeout(request_timeout)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .keep_alive_while_idle(true))
+}
+
 impl ChannelFactory for TcpChannels {
     fn channel(&self, address: &str) -> Result<Channel, String> {
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|error| format!("invalid address {address}: {error}"))?
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
+        let endpoint = cluster_endpoint(address, self.connect_timeout, self.request_timeout)?
             .tcp_nodelay(true);
         Ok(endpoint.connect_lazy())
     }

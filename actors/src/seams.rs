@@ -1,9 +1,49 @@
-//! The non-deterministic inputs of component logic (clock, identifiers), behind traits so that the
-//! simulation can swap them. Production wires the real ones in `node/`.
+//! The non-deterministic inputs of component logic (clock, identifiers, threads for blocking
+//! work), behind traits so that the simulation can swap them. Production wires the real ones in `node/`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Where CPU-heavy synchronous work runs: tokio's blocking threads in production, inline in the
+/// simulation (where a thread's timing would reorder events).
+pub trait BlockingPool: Send + Sync + 'static {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>);
+}
+
+/// `tokio::task::spawn_blocking`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioBlockingPool;
+
+impl BlockingPool for TokioBlockingPool {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
+        drop(tokio::task::spawn_blocking(job));
+    }
+}
+
+/// Runs the job right away, in the caller.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InlinePool;
+
+impl BlockingPool for InlinePool {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
+        job();
+    }
+}
+
+/// Runs `work` on `pool` and waits for its answer; an error when the job died (it panicked).
+pub async fn run_blocking<T: Send + 'static>(
+    pool: &dyn BlockingPool,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    pool.spawn(Box::new(move || {
+        let _ignored_if_caller_gone = sender.send(work());
+    }));
+    receiver
+        .await
+        .map_err(|_| "the blocking job stopped without an answer".to_owned())
+}
 
 /// Wall-clock time as seen by a component.
 pub trait Clock: Send + Sync + 'static {

@@ -3,14 +3,13 @@
 //! ([`options::SimOptions`]); a failing run names the broken invariant ([`invariants`]) and
 //! replays exactly with `SIM_SEED=<seed>`.
 //!
-//! Scope today: the real distributor replication ([`vivace_actors::distributor::ReplicatedPush`]),
-//! ring, ingester logic, WAL (on an in-memory disk that loses unsynced bytes in a crash), flush
-//! rounds ([`vivace_actors::ingester::flush::FlushRound`]) into an in-memory object store that
-//! fails operations at a seeded rate, and the
-//! querier (recent data and blocks), with crashes, restarts, partitions, lost messages and failing
-//! fsyncs; and the real gossip membership (chitchat on its in-memory transport, paused time)
-//! under partitions, crashes and restarts. Not yet: gRPC and the actix actors themselves,
-//! distributor and querier crashes, one-way partitions, object-store latency, slow fsyncs.
+//! Three scenarios per seed: the step scenario (the distributor replication, ring, ingester
+//! logic, WAL on an in-memory disk that forgets unsynced bytes in a crash, flush rounds into an
+//! object store failing at a seeded rate, and the querier, driven one simulated second at a
+//! time: [`harness`]); the membership scenario (chitchat gossip on its in-memory transport under
+//! paused time: [`membership`]); and the wire scenario (the production actors and gRPC services
+//! as turmoil hosts on a simulated TCP network, with crashes of every role, symmetric and one-way
+//! partitions, latency, failing and slow fsyncs, store errors and latency: [`wire`]).
 
 pub mod harness;
 pub mod invariants;
@@ -20,6 +19,7 @@ mod node;
 pub mod options;
 mod run;
 mod store;
+pub mod wire;
 pub mod workload;
 
-pub use run::{Summary, run_seed};
+pub use run::{Summary, run_seed, run_wire_seed};

@@ -8,7 +8,8 @@ use xxhash_rust::xxh3::Xxh3;
 
 /// Lines of one run.
 pub struct EventLog {
-    step: AtomicU64,
+    /// Simulated milliseconds.
+    millis: AtomicU64,
     print: bool,
     state: Mutex<(Xxh3, u64)>,
 }
@@ -16,7 +17,7 @@ pub struct EventLog {
 impl EventLog {
     pub fn new(print: bool) -> Self {
         EventLog {
-            step: AtomicU64::new(0),
+            millis: AtomicU64::new(0),
             print,
             state: Mutex::new((Xxh3::new(), 0)),
         }
@@ -24,11 +25,22 @@ impl EventLog {
 
     /// Simulated time: one step is one second.
     pub fn set_step(&self, step: u64) {
-        self.step.store(step, Ordering::SeqCst);
+        self.millis.store(step * 1_000, Ordering::SeqCst);
+    }
+
+    /// Simulated time, to the millisecond.
+    pub fn set_time(&self, elapsed: std::time::Duration) {
+        self.millis
+            .store(elapsed.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn event(&self, node: &str, what: &str) {
-        let line = format!("t={}s node={node} {what}", self.step.load(Ordering::SeqCst));
+        let millis = self.millis.load(Ordering::SeqCst);
+        let line = format!(
+            "t={}.{:03}s node={node} {what}",
+            millis / 1_000,
+            millis % 1_000
+        );
         if self.print {
             println!("{line}");
         }

@@ -19,7 +19,7 @@ use vivace_actors::ingester::wal_record::WalRecord;
 use vivace_actors::ingester::{CutSettings, Ingester, TenantLimits};
 use vivace_actors::metrics::ComponentMetrics;
 use vivace_actors::querier::RecentTraces;
-use vivace_actors::seams::{ManualClock, SeededIds};
+use vivace_actors::seams::{InlinePool, ManualClock, SeededIds};
 use vivace_proto::ids::TraceId;
 use vivace_storage::backend::BlockStore;
 use vivace_storage::block::BlockConfig;
@@ -196,7 +196,12 @@ impl SimIngester {
             contents.insert(block.block_id, traces);
         }
         let flushed = round
-            .run(store, BlockConfig::default(), &ComponentMetrics::default())
+            .run(
+                store,
+                BlockConfig::default(),
+                &ComponentMetrics::default(),
+                &InlinePool,
+            )
             .await;
         for meta in flushed {
             running.logic.block_flushed(meta.block_id);

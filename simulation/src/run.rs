@@ -55,6 +55,38 @@ impl Summary {
     }
 }
 
+/// Runs the wire scenario of one seed (production actors and gRPC on turmoil); a panic is an
+/// `INV-6` violation.
+pub fn run_wire_seed(seed: u64, print_log: bool) -> (crate::wire::options::WireOptions, Summary) {
+    let options = crate::wire::options::WireOptions::from_seed(seed);
+    let log = Arc::new(EventLog::new(print_log));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::wire::run(seed, Arc::clone(&log))
+    }));
+    let mut summary = match outcome {
+        Ok((_, summary)) => summary,
+        Err(panic) => Summary {
+            violations: vec![Violation {
+                invariant: Invariant::NoPanic,
+                detail: panic_message(panic.as_ref()),
+            }],
+            ..Summary::default()
+        },
+    };
+    let (digest, events) = log.digest();
+    summary.digest = digest;
+    summary.events = events;
+    (options, summary)
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 /// Runs one seed to the end; a panic anywhere is reported as an `INV-6` violation.
 pub fn run_seed(seed: u64, print_log: bool) -> Summary {
     let options = SimOptions::from_seed(seed);
@@ -99,19 +131,12 @@ pub fn run_seed(seed: u64, print_log: bool) -> Summary {
         summary.events = events;
         summary
     }));
-    let mut summary = outcome.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
-            .unwrap_or_else(|| "unknown panic".to_owned());
-        Summary {
-            violations: vec![Violation {
-                invariant: Invariant::NoPanic,
-                detail: message,
-            }],
-            ..Summary::default()
-        }
+    let mut summary = outcome.unwrap_or_else(|panic| Summary {
+        violations: vec![Violation {
+            invariant: Invariant::NoPanic,
+            detail: panic_message(panic.as_ref()),
+        }],
+        ..Summary::default()
     });
     summary.options = Some(options);
     summary

@@ -16,6 +16,8 @@ pub struct FaultyStore {
     inner: Arc<dyn BlockStore>,
     rng: Mutex<StdRng>,
     error_rate: f64,
+    /// Each operation waits up to this long first (drawn per operation; zero: no wait).
+    max_latency: std::time::Duration,
     pub healed: AtomicBool,
     pub injected: AtomicU64,
 }
@@ -26,9 +28,28 @@ impl FaultyStore {
             inner,
             rng: Mutex::new(rng),
             error_rate,
+            max_latency: std::time::Duration::ZERO,
             healed: AtomicBool::new(false),
             injected: AtomicU64::new(0),
         }
+    }
+
+    /// Operations take a seeded latency of up to `max_latency` (simulated time).
+    pub fn with_latency(mut self, max_latency: std::time::Duration) -> Self {
+        self.max_latency = max_latency;
+        self
+    }
+
+    async fn delay(&self) {
+        if self.max_latency.is_zero() {
+            return;
+        }
+        let wait = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .random_range(std::time::Duration::ZERO..=self.max_latency);
+        tokio::time::sleep(wait).await;
     }
 
     fn fault(&self, operation: &str, path: &str) -> Result<(), StorageError> {
@@ -54,26 +75,31 @@ impl FaultyStore {
 #[async_trait]
 impl BlockStore for FaultyStore {
     async fn put(&self, path: &str, data: Bytes) -> Result<(), StorageError> {
+        self.delay().await;
         self.fault("put", path)?;
         self.inner.put(path, data).await
     }
 
     async fn get(&self, path: &str) -> Result<Bytes, StorageError> {
+        self.delay().await;
         self.fault("get", path)?;
         self.inner.get(path).await
     }
 
     async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes, StorageError> {
+        self.delay().await;
         self.fault("get_range", path)?;
         self.inner.get_range(path, range).await
     }
 
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.delay().await;
         self.fault("list", prefix)?;
         self.inner.list_dirs(prefix).await
     }
 
     async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        self.delay().await;
         self.fault("delete", path)?;
         self.inner.delete(path).await
     }

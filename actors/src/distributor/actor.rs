@@ -8,6 +8,7 @@ use vivace_proto::otlp::trace::ResourceSpans;
 use super::{Distributor, PushTarget, prepare, summarize_outcomes};
 use crate::error::PushError;
 use crate::metrics::ComponentMetrics;
+use crate::seams::{BlockingPool, TokioBlockingPool, run_blocking};
 
 /// An OTLP export for one tenant, already decoded.
 #[derive(Message)]
@@ -23,6 +24,7 @@ pub struct DistributorActor {
     logic: Distributor,
     target: Arc<dyn PushTarget>,
     metrics: ComponentMetrics,
+    blocking: Arc<dyn BlockingPool>,
 }
 
 impl DistributorActor {
@@ -31,7 +33,14 @@ impl DistributorActor {
             logic,
             target,
             metrics,
+            blocking: Arc::new(TokioBlockingPool),
         }
+    }
+
+    /// Where requests are split and validated (tokio's blocking threads unless replaced).
+    pub fn with_blocking_pool(mut self, pool: Arc<dyn BlockingPool>) -> Self {
+        self.blocking = pool;
+        self
     }
 }
 
@@ -53,11 +62,12 @@ impl Handler<PushTraces> for DistributorActor {
         let max_attribute_bytes = self.logic.settings().max_attribute_bytes;
         let target = Arc::clone(&self.target);
         let metrics = self.metrics.clone();
+        let pool = Arc::clone(&self.blocking);
         Box::pin(async move {
             admitted?;
             let tenant = message.tenant;
             let batches = message.batches;
-            let split = tokio::task::spawn_blocking(move || prepare(batches, max_attribute_bytes))
+            let split = run_blocking(pool.as_ref(), move || prepare(batches, max_attribute_bytes))
                 .await
                 .map_err(|error| {
                     PushError::Internal(format!("push preparation failed: {error}"))

@@ -23,6 +23,7 @@ use crate::distributor::TraceFragment;
 use crate::error::{PushError, TracePushOutcome};
 use crate::ingester::wal_record::WalRecord;
 use crate::metrics::ComponentMetrics;
+use crate::seams::{BlockingPool, TokioBlockingPool};
 
 /// Pushes fragments of one tenant; answers once they are durable in the WAL.
 #[derive(Message)]
@@ -63,6 +64,7 @@ pub struct IngesterActor {
     /// Set by [`Leave`]: pushes are refused and everything is being flushed.
     leaving: bool,
     leave_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    blocking: Arc<dyn BlockingPool>,
 }
 
 impl IngesterActor {
@@ -84,7 +86,14 @@ impl IngesterActor {
             flush_in_progress: false,
             leaving: false,
             leave_waiters: Vec::new(),
+            blocking: Arc::new(TokioBlockingPool),
         }
+    }
+
+    /// Where blocks are encoded (tokio's blocking threads unless replaced).
+    pub fn with_blocking_pool(mut self, pool: Arc<dyn BlockingPool>) -> Self {
+        self.blocking = pool;
+        self
     }
 
     /// While leaving: answers the waiters once everything is flushed, else tries again soon.
@@ -123,7 +132,12 @@ impl IngesterActor {
         let store = Arc::clone(&self.store);
         let block_config = self.block_config.clone();
         let metrics = self.metrics.clone();
-        let run = async move { round.run(store, block_config, &metrics).await };
+        let pool = Arc::clone(&self.blocking);
+        let run = async move {
+            round
+                .run(store, block_config, &metrics, pool.as_ref())
+                .await
+        };
         ctx.spawn(run.into_actor(self).map(|flushed, actor, ctx| {
             for meta in flushed {
                 actor.logic.block_flushed(meta.block_id);

@@ -15,6 +15,7 @@ use vivace_storage::wal::{Pending, Wal, WalPosition};
 
 use super::{CompletingBlock, Ingester};
 use crate::metrics::ComponentMetrics;
+use crate::seams::{BlockingPool, run_blocking};
 
 /// A round started and not yet run.
 pub struct FlushRound {
@@ -57,6 +58,7 @@ impl FlushRound {
         store: Arc<dyn BlockStore>,
         block_config: BlockConfig,
         metrics: &ComponentMetrics,
+        pool: &dyn BlockingPool,
     ) -> Vec<BlockMeta> {
         let new_segment = match self.rotation.await {
             Ok(segment) => segment,
@@ -78,6 +80,7 @@ impl FlushRound {
                 Arc::clone(&store),
                 block_config.clone(),
                 metrics,
+                pool,
             )
             .await
             {
@@ -102,10 +105,11 @@ async fn flush_block(
     store: Arc<dyn BlockStore>,
     block_config: BlockConfig,
     metrics: &ComponentMetrics,
+    pool: &dyn BlockingPool,
 ) -> Result<BlockMeta, String> {
     let started = Instant::now();
     let encode_input = Arc::clone(&block);
-    let encoded = tokio::task::spawn_blocking(move || {
+    let encoded = run_blocking(pool, move || {
         encode_sorted_block(
             &encode_input.tenant,
             encode_input.block_id,
@@ -114,7 +118,7 @@ async fn flush_block(
         )
     })
     .await
-    .map_err(|error| format!("block encoder stopped: {error}"))?
+    .map_err(|error| format!("block encoder: {error}"))?
     .map_err(|error| error.to_string())?;
     encoded
         .upload(store.as_ref())

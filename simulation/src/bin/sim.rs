@@ -1,11 +1,22 @@
-//! `sim [--seed N | --count N [--first N]]`: runs seeds and prints each summary; exits 1 if any
-//! seed broke an invariant. `SIM_SEED` replays one seed, `SIM_LOG=1` prints its event log.
+//! `sim [--wire] [--seed N | --count N [--first N]]`: runs seeds (every scenario, or only the wire
+//! scenario with `--wire`) and prints each summary; exits 1 if any seed broke an invariant.
+//! `SIM_SEED` replays one seed, `SIM_LOG=1` prints its event log.
 
 use std::process::ExitCode;
 
 fn arg(args: &[String], name: &str) -> Option<u64> {
     let position = args.iter().position(|arg| arg == name)?;
     args.get(position + 1)?.parse().ok()
+}
+
+/// Prints a scenario's options and summary; true when it broke an invariant.
+fn report(seed: u64, options: &str, summary: &simulation::Summary) -> bool {
+    println!("options {options}");
+    println!("summary seed={seed} {}", summary.line());
+    for violation in &summary.violations {
+        println!("FAILED seed={seed} {violation}");
+    }
+    !summary.violations.is_empty()
 }
 
 fn main() -> ExitCode {
@@ -24,20 +35,20 @@ fn main() -> ExitCode {
             (first..first + count).collect()
         }
     };
+    let wire_only = args.iter().any(|arg| arg == "--wire");
     let mut failed = false;
     for seed in seeds {
-        let summary = simulation::run_seed(seed, print_log);
-        let options = summary
-            .options
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        println!("options {options}");
-        println!("summary seed={seed} {}", summary.line());
-        for violation in &summary.violations {
-            failed = true;
-            println!("FAILED seed={seed} {violation}");
+        if !wire_only {
+            let summary = simulation::run_seed(seed, print_log);
+            let options = summary
+                .options
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            failed |= report(seed, &options, &summary);
         }
+        let (options, summary) = simulation::run_wire_seed(seed, print_log);
+        failed |= report(seed, &options.to_string(), &summary);
     }
     if failed {
         ExitCode::FAILURE

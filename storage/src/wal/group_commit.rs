@@ -43,7 +43,7 @@ pub(super) struct Counters {
 }
 
 impl Counters {
-    fn publish(&self, writer: &WalWriter) {
+    pub(super) fn publish(&self, writer: &WalWriter) {
         self.fsyncs.store(writer.sync_count(), Ordering::Relaxed);
         self.current_segment
             .store(writer.segment_id(), Ordering::SeqCst);
@@ -73,25 +73,36 @@ pub(super) fn run_writer_loop(
                 carried_over = batch.drain_queued(&commands);
                 batch.commit(&mut writer, &counters);
             }
-            Command::Rotate { reply } => {
-                let outcome = writer.rotate();
-                if let Err(error) = &outcome {
-                    log_stop(
-                        error,
-                        &writer,
-                        "wal rotation failed; refusing further appends",
-                    );
-                }
-                counters.publish(&writer);
-                send_reply(reply, outcome);
+            other => execute(&mut writer, other, &counters),
+        }
+    }
+}
+
+/// Runs one command to completion (an append is a batch of one): the writer thread's step, and
+/// the whole of the inline execution.
+pub(super) fn execute(writer: &mut WalWriter, command: Command, counters: &Counters) {
+    match command {
+        Command::Append { payload, reply } => {
+            AppendBatch::starting_with(payload, reply).commit(writer, counters);
+        }
+        Command::Rotate { reply } => {
+            let outcome = writer.rotate();
+            if let Err(error) = &outcome {
+                log_stop(
+                    error,
+                    writer,
+                    "wal rotation failed; refusing further appends",
+                );
             }
-            Command::RemoveBelow { segment, reply } => {
-                let outcome = writer.remove_segments_below(segment);
-                if let Err(error) = &outcome {
-                    tracing::warn!(%error, below = segment, "wal segment removal failed");
-                }
-                send_reply(reply, outcome);
+            counters.publish(writer);
+            send_reply(reply, outcome);
+        }
+        Command::RemoveBelow { segment, reply } => {
+            let outcome = writer.remove_segments_below(segment);
+            if let Err(error) = &outcome {
+                tracing::warn!(%error, below = segment, "wal segment removal failed");
             }
+            send_reply(reply, outcome);
         }
     }
 }

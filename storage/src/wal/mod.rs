@@ -16,8 +16,9 @@ mod writer;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -29,13 +30,25 @@ pub use record::MAX_RECORD_BYTES;
 pub use replay::{ReplayReport, ReplayedRecord, replay};
 pub use writer::WalWriter;
 
-use group_commit::{Command, Counters, run_writer_loop};
+use group_commit::{Command, Counters, execute, run_writer_loop};
 
 /// WAL settings.
 #[derive(Debug, Clone)]
 pub struct WalConfig {
     /// Once the current segment reaches this size, the next append opens a new segment.
     pub segment_max_bytes: u64,
+}
+
+/// Where the WAL's writes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WalExecution {
+    /// A "wal-writer" thread with group commit (production).
+    #[default]
+    Thread,
+    /// In the caller, one write and sync per command, with no thread to race: the deterministic
+    /// simulation's choice. `ack_delay` holds back the answer to an append (a slow fsync as the
+    /// caller sees it; the record is already synced).
+    Inline { ack_delay: Duration },
 }
 
 impl Default for WalConfig {
@@ -129,6 +142,13 @@ struct WalShared {
     commands: Option<mpsc::Sender<Command>>,
     counters: Arc<Counters>,
     writer_thread: Option<JoinHandle<()>>,
+    /// Set for [`WalExecution::Inline`]: commands run here, in the caller.
+    inline: Option<InlineWriter>,
+}
+
+struct InlineWriter {
+    writer: Mutex<WalWriter>,
+    ack_delay: Duration,
 }
 
 impl Drop for WalShared {
@@ -161,6 +181,15 @@ impl Wal {
         disk: Arc<dyn WalDisk>,
         config: WalConfig,
     ) -> Result<(Wal, ReplayReport), WalError> {
+        Wal::open_with(disk, config, WalExecution::Thread)
+    }
+
+    /// [`Wal::open`] with a choice of where writes run.
+    pub fn open_with(
+        disk: Arc<dyn WalDisk>,
+        config: WalConfig,
+        execution: WalExecution,
+    ) -> Result<(Wal, ReplayReport), WalError> {
         let report = replay(disk.as_ref())?;
         let next_segment = match disk.list_segments()?.last() {
             Some(last) => last.checked_add(1).ok_or(WalError::SegmentIdsExhausted)?,
@@ -171,11 +200,33 @@ impl Wal {
         counters
             .current_segment
             .store(next_segment, Ordering::SeqCst);
-        let (sender, receiver) = mpsc::channel();
-        let thread_counters = Arc::clone(&counters);
-        let writer_thread = std::thread::Builder::new()
-            .name("wal-writer".to_owned())
-            .spawn(move || run_writer_loop(writer, receiver, thread_counters))?;
+        let shared = match execution {
+            WalExecution::Thread => {
+                let (sender, receiver) = mpsc::channel();
+                let thread_counters = Arc::clone(&counters);
+                let writer_thread = std::thread::Builder::new()
+                    .name("wal-writer".to_owned())
+                    .spawn(move || run_writer_loop(writer, receiver, thread_counters))?;
+                WalShared {
+                    commands: Some(sender),
+                    counters,
+                    writer_thread: Some(writer_thread),
+                    inline: None,
+                }
+            }
+            WalExecution::Inline { ack_delay } => {
+                counters.publish(&writer);
+                WalShared {
+                    commands: None,
+                    counters,
+                    writer_thread: None,
+                    inline: Some(InlineWriter {
+                        writer: Mutex::new(writer),
+                        ack_delay,
+                    }),
+                }
+            }
+        };
         tracing::info!(
             segments = report.segments,
             records = report.records.len(),
@@ -183,11 +234,6 @@ impl Wal {
             segment = next_segment,
             "wal opened"
         );
-        let shared = WalShared {
-            commands: Some(sender),
-            counters,
-            writer_thread: Some(writer_thread),
-        };
         Ok((
             Wal {
                 shared: Arc::new(shared),
@@ -197,6 +243,14 @@ impl Wal {
     }
 
     fn send(&self, command: Command) -> Result<(), WalError> {
+        if let Some(inline) = &self.shared.inline {
+            let mut writer = inline
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            execute(&mut writer, command, &self.shared.counters);
+            return Ok(());
+        }
         let Some(commands) = &self.shared.commands else {
             return Err(WalError::Closed);
         };
@@ -213,7 +267,16 @@ impl Wal {
         if let Err(error) = self.send(Command::Append { payload, reply }) {
             return ready(Err(error));
         }
-        pending(receiver)
+        match &self.shared.inline {
+            Some(inline) if !inline.ack_delay.is_zero() => {
+                let delay = inline.ack_delay;
+                Box::pin(async move {
+                    tokio::time::sleep(delay).await;
+                    receiver.await.unwrap_or(Err(WalError::Closed))
+                })
+            }
+            _ => pending(receiver),
+        }
     }
 
     /// Group commit: resolves only after the record is written and synced; many concurrent

@@ -3,6 +3,7 @@
 
 mod codec;
 mod handle;
+mod inline;
 mod properties;
 mod replay;
 
