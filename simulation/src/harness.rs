@@ -550,6 +550,9 @@ impl Sim {
             node.partitioned.store(false, Ordering::SeqCst);
             node.fail_syncs(false);
         }
+        // A WAL that failed in the last step has not made its node exit yet; it does now, so the
+        // restarts below replay it.
+        self.exit_failed_wals().await;
         let crashed: Vec<usize> = self.crashed_at.keys().copied().collect();
         for index in crashed {
             self.restart(index).await;

@@ -7,12 +7,18 @@ const REGRESSION_SEEDS: &[u64] = &[
     // A WAL that failed an fsync stopped for good while its ingester stayed in the ring, refusing
     // every write (the node now exits so that a restart replays the WAL). Seed 58 showed it too
     // before object-store faults changed its run.
-    0, 58, 190,
+    0,
+    58,
+    190,
     // The liveness phase kept losing messages, so it could not converge (a harness bug).
     148,
     // Seeded block ids of a restarted ingester repeated its previous generation's, and its new
     // blocks overwrote the old ones in storage (fixed in `SeededIds`).
-    7, 33,
+    7,
+    33,
+    // The liveness phase resent to an ingester whose WAL failed in the last faulty step, before
+    // its node exited and restarted (a harness bug, found by a random seed).
+    7_490_619_125_045,
 ];
 
 #[test]
