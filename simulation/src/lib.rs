@@ -11,6 +11,7 @@
 //! as turmoil hosts on a simulated TCP network, with crashes of every role, symmetric and one-way
 //! partitions, latency, failing and slow fsyncs, store errors and latency: [`wire`]).
 
+pub mod entropy;
 pub mod harness;
 pub mod invariants;
 mod log;

@@ -60,9 +60,16 @@ impl Summary {
 pub fn run_wire_seed(seed: u64, print_log: bool) -> (crate::wire::options::WireOptions, Summary) {
     let options = crate::wire::options::WireOptions::from_seed(seed);
     let log = Arc::new(EventLog::new(print_log));
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::wire::run(seed, Arc::clone(&log))
-    }));
+    let wire_log = Arc::clone(&log);
+    // A fresh thread with seeded OS entropy (hash-map keys, thread RNGs) runs every host.
+    let outcome = std::thread::spawn(move || {
+        crate::entropy::seed_thread(seed.rotate_left(31));
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::wire::run(seed, wire_log)
+        }))
+    })
+    .join()
+    .unwrap_or_else(Err);
     let mut summary = match outcome {
         Ok((_, summary)) => summary,
         Err(panic) => Summary {
@@ -85,6 +92,15 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
         .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Seeds the runtime's own RNG (the branch order of `select!`), which tokio otherwise draws from
+/// a process-wide counter, so that a second run in one process differs from the first.
+fn seed_runtime(builder: &mut tokio::runtime::Builder, seed: u64) {
+    #[cfg(tokio_unstable)]
+    builder.rng_seed(tokio::runtime::RngSeed::from_bytes(&seed.to_le_bytes()));
+    #[cfg(not(tokio_unstable))]
+    let _unseeded = (builder, seed);
 }
 
 /// Runs one seed to the end; a panic anywhere is reported as an `INV-6` violation.
@@ -111,14 +127,23 @@ pub fn run_seed(seed: u64, print_log: bool) -> Summary {
     let membership_options = options.clone();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut summary = runtime.block_on(sim.run());
-        let paused = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .expect("a paused runtime");
-        let mut rng = StdRng::seed_from_u64(membership_options.seed.rotate_left(17));
-        let membership =
-            paused.block_on(crate::membership::run(&membership_options, &mut rng, &log));
+        // A fresh thread whose OS entropy is seeded: chitchat's gossip RNG follows the seed.
+        let membership_log = Arc::clone(&log);
+        let membership = std::thread::spawn(move || {
+            crate::entropy::seed_thread(membership_options.seed.rotate_left(23));
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.enable_all().start_paused(true);
+            seed_runtime(&mut builder, membership_options.seed);
+            let paused = builder.build().expect("a paused runtime");
+            let mut rng = StdRng::seed_from_u64(membership_options.seed.rotate_left(17));
+            paused.block_on(crate::membership::run(
+                &membership_options,
+                &mut rng,
+                &membership_log,
+            ))
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         *summary.faults.entry("gossip").or_insert(0) += membership.faults;
         *summary
             .checks

@@ -90,9 +90,9 @@ fn wire_seeds_keep_every_invariant() {
     assert!(faults > 100, "too few faults were injected: {faults}");
 }
 
-/// The wire scenario's unit of determinism is a process (as turmoil's and madsim's are): state
-/// that lives as long as the process (tokio's global task ids, lazily initialised statics) makes
-/// a second run in the same process differ. So the check runs the `sim` binary twice.
+/// The wire scenario's unit of determinism is a process (as turmoil's and madsim's are): some
+/// state of the HTTP/2 and runtime stack outlives a run (not pinned down yet), so a second run in
+/// the same process can differ from the first. So the check runs the `sim` binary twice.
 #[test]
 fn a_wire_seed_replays_exactly_in_a_new_process() {
     for seed in ["5003", "5017"] {
