@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod querier;
 pub mod remote;
 pub mod seams;
+pub mod search;
