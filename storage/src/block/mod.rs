@@ -11,6 +11,7 @@ mod bloom;
 mod checksums;
 mod fetch;
 mod meta;
+pub mod nested_set;
 mod ranges;
 mod reader;
 mod schema;
