@@ -16,6 +16,7 @@ use prost::Message;
 use tonic::{Request, Status};
 use vivace_actors::distributor::actor::{DistributorActor, PushTraces};
 use vivace_actors::error::PushError;
+use vivace_actors::remote::push_error_to_status;
 use vivace_proto::otlp::collector::trace_service_server::TraceService;
 use vivace_proto::otlp::collector::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 
@@ -65,15 +66,6 @@ pub struct OtlpGrpc {
 impl OtlpGrpc {
     pub fn new(state: Arc<IngestState>) -> Self {
         OtlpGrpc { state }
-    }
-}
-
-fn push_error_to_status(error: PushError) -> Status {
-    match error {
-        PushError::InvalidArgument(message) => Status::invalid_argument(message),
-        PushError::ResourceExhausted(message) => Status::resource_exhausted(message),
-        PushError::Unavailable(message) => Status::unavailable(message),
-        PushError::Internal(message) => Status::internal(message),
     }
 }
 

@@ -73,4 +73,20 @@ mod tests {
         assert_eq!(draw(9), draw(9));
         assert_ne!(draw(9), draw(10));
     }
+
+    #[test]
+    fn an_unseeded_thread_gets_the_kernel_s_bytes() {
+        let draw = || {
+            std::thread::spawn(|| {
+                let mut bytes = [0u8; 32];
+                // SAFETY: a valid 32-byte buffer.
+                let written = unsafe { getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+                assert_eq!(written, 32);
+                bytes
+            })
+            .join()
+            .expect("thread")
+        };
+        assert_ne!(draw(), draw(), "two kernel draws of 32 bytes agreed");
+    }
 }

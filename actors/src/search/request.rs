@@ -301,6 +301,11 @@ mod tests {
             vec![("service.name".to_owned(), "api".to_owned())]
         );
         assert!(
+            parse(&[("limit", "many")])
+                .expect_err("not a number")
+                .starts_with("invalid limit: ")
+        );
+        assert!(
             parse(&[("minDuration", "soon")])
                 .expect_err("bad")
                 .starts_with("invalid minDuration: ")

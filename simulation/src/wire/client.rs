@@ -23,6 +23,7 @@ use vivace_ring::quorum;
 use super::hosts::{Shared, TENANT};
 use super::net::{GRPC_PORT, SimChannels, incoming};
 use super::options::WireOptions;
+use crate::harness::hex;
 use crate::invariants::{Invariant, Violation};
 use crate::workload::{Batch, Oracle, SpanId, TraceId, generate};
 
@@ -77,10 +78,6 @@ struct Run {
     oracle: Oracle,
     frontend: Arc<Frontend>,
     exporters: Vec<TraceServiceClient<tonic::transport::Channel>>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 impl Client {

@@ -221,8 +221,9 @@ impl Driver {
             }
         }
         let index = self.rng.random_range(0..self.options.ingesters);
-        if self.down().len() < self.budget()
-            && !self.down().contains(&index)
+        let down = self.down();
+        if down.len() < self.budget()
+            && !down.contains(&index)
             && self
                 .rng
                 .random_bool(self.options.ingester_crash_probability)

@@ -17,9 +17,10 @@ use tonic::transport::Channel;
 use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status};
 use vivace_actors::distributor::actor::{DistributorActor, PushTraces};
-use vivace_actors::error::PushError;
 use vivace_actors::ingester::service::IngesterService;
-use vivace_actors::remote::{ChannelFactory, cluster_endpoint, fragments_from_wire};
+use vivace_actors::remote::{
+    ChannelFactory, cluster_endpoint, fragments_from_wire, push_error_to_status,
+};
 use vivace_proto::cluster::ingester_server::Ingester as IngesterRpc;
 use vivace_proto::cluster::{FindRecentRequest, FindRecentResponse, PushRequest, PushResponse};
 use vivace_proto::otlp::collector::trace_service_server::TraceService;
@@ -170,8 +171,7 @@ impl TraceService for OtlpReceiver {
             .flat_map(|resource| &resource.scope_spans)
             .map(|scope| scope.spans.len() as u64)
             .sum();
-        let outcome = self
-            .distributor
+        self.distributor
             .send(PushTraces {
                 tenant: self.tenant.clone(),
                 batches: export.resource_spans,
@@ -179,13 +179,8 @@ impl TraceService for OtlpReceiver {
                 request_bytes: 0,
             })
             .await
-            .map_err(|error| Status::unavailable(format!("distributor unavailable: {error}")))?;
-        match outcome {
-            Ok(()) => Ok(Response::new(ExportTraceServiceResponse::default())),
-            Err(PushError::InvalidArgument(message)) => Err(Status::invalid_argument(message)),
-            Err(PushError::ResourceExhausted(message)) => Err(Status::resource_exhausted(message)),
-            Err(PushError::Unavailable(message)) => Err(Status::unavailable(message)),
-            Err(PushError::Internal(message)) => Err(Status::internal(message)),
-        }
+            .map_err(|error| Status::unavailable(format!("distributor unavailable: {error}")))?
+            .map_err(push_error_to_status)?;
+        Ok(Response::new(ExportTraceServiceResponse::default()))
     }
 }

@@ -27,10 +27,13 @@ pub fn number_spans(spans: &[(&[u8], &[u8])]) -> Vec<NestedSet> {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
     let mut is_root = vec![true; spans.len()];
     for (index, (_, parent_id)) in spans.iter().enumerate() {
+        if parent_id.is_empty() {
+            continue;
+        }
         let Some(&parent) = index_by_id.get(parent_id) else {
             continue;
         };
-        if parent != index && !parent_id.is_empty() {
+        if parent != index {
             children[parent].push(index);
             is_root[index] = false;
         }
