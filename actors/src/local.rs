@@ -8,7 +8,7 @@ use vivace_proto::ids::TraceId;
 
 use crate::distributor::{PushTarget, TraceFragment};
 use crate::error::{PushError, TracePushOutcome};
-use crate::ingester::actor::{FindRecent, IngesterActor, PushFragments};
+use crate::ingester::actor::{FindRecent, IngesterActor, PushFragments, SearchRecent, TagsRecent};
 use crate::querier::RecentTraces;
 
 /// The ingester actor of this process.
@@ -47,5 +47,33 @@ impl RecentTraces for LocalIngester {
             })
             .await
             .map_err(|error| format!("ingester unavailable: {error}"))
+    }
+
+    async fn search_recent(
+        &self,
+        tenant: &str,
+        request: &vivace_proto::tempopb_search::SearchRequest,
+    ) -> Result<vivace_proto::tempopb_search::SearchResponse, String> {
+        self.ingester
+            .send(SearchRecent {
+                tenant: tenant.to_owned(),
+                request: request.clone(),
+            })
+            .await
+            .map_err(|error| format!("ingester unavailable: {error}"))?
+    }
+
+    async fn tags_recent(
+        &self,
+        tenant: &str,
+        query: &vivace_proto::cluster::TagsQuery,
+    ) -> Result<vivace_proto::cluster::TagsAnswer, String> {
+        self.ingester
+            .send(TagsRecent {
+                tenant: tenant.to_owned(),
+                query: query.clone(),
+            })
+            .await
+            .map_err(|error| format!("ingester unavailable: {error}"))?
     }
 }

@@ -214,6 +214,53 @@ impl RecentTraces for RemoteIngester {
             .map_err(|status| format!("ingester {}: {}", self.address, status.message()))?;
         Ok(response.into_inner().fragments)
     }
+
+    async fn search_recent(
+        &self,
+        tenant: &str,
+        request: &vivace_proto::tempopb_search::SearchRequest,
+    ) -> Result<vivace_proto::tempopb_search::SearchResponse, String> {
+        use prost::Message as _;
+        let wire_request = wire::SearchRecentRequest {
+            tenant: tenant.to_owned(),
+            request: Bytes::from(request.encode_to_vec()),
+        };
+        let mut client = self.client.clone();
+        let response = client
+            .search_recent(wire_request)
+            .await
+            .map_err(|status| format!("ingester {}: {}", self.address, status.message()))?;
+        vivace_proto::tempopb_search::SearchResponse::decode(response.into_inner().response)
+            .map_err(|error| {
+                format!(
+                    "ingester {}: undecodable search answer: {error}",
+                    self.address
+                )
+            })
+    }
+
+    async fn tags_recent(
+        &self,
+        tenant: &str,
+        query: &vivace_proto::cluster::TagsQuery,
+    ) -> Result<vivace_proto::cluster::TagsAnswer, String> {
+        use prost::Message as _;
+        let wire_request = wire::TagsRecentRequest {
+            tenant: tenant.to_owned(),
+            query: Bytes::from(query.encode_to_vec()),
+        };
+        let mut client = self.client.clone();
+        let response = client
+            .tags_recent(wire_request)
+            .await
+            .map_err(|status| format!("ingester {}: {}", self.address, status.message()))?;
+        vivace_proto::cluster::TagsAnswer::decode(response.into_inner().answer).map_err(|error| {
+            format!(
+                "ingester {}: undecodable tags answer: {error}",
+                self.address
+            )
+        })
+    }
 }
 
 /// Links to the ingesters of a cluster: this node's own ingester in process, the others over gRPC

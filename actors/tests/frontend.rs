@@ -11,7 +11,7 @@ use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use vivace_actors::blocklist::BlockList;
 use vivace_actors::frontend::service::FrontendService;
 use vivace_actors::frontend::worker::run_remote_worker;
-use vivace_actors::frontend::{Frontend, FrontendSettings, JobExecutor};
+use vivace_actors::frontend::{Frontend, FrontendSettings, JobAnswer, JobExecutor, JobRequest};
 use vivace_actors::querier::{FindMode, FindRequest, FindResult};
 use vivace_actors::remote::{ChannelFactory, TcpChannels};
 use vivace_proto::cluster::frontend_client::FrontendClient;
@@ -25,13 +25,16 @@ struct CountingQuerier {
 
 #[async_trait]
 impl JobExecutor for CountingQuerier {
-    async fn execute(&self, request: FindRequest) -> FindResult {
+    async fn execute(&self, request: JobRequest) -> JobAnswer {
         self.jobs.fetch_add(1, Ordering::SeqCst);
+        let JobRequest::TraceById(request) = request else {
+            panic!("only trace-by-id jobs are sent in this test");
+        };
         assert_eq!(request.mode, FindMode::Ingesters);
-        FindResult {
+        JobAnswer::TraceById(FindResult {
             inspected_bytes: 42,
             ..FindResult::default()
-        }
+        })
     }
 }
 

@@ -14,10 +14,12 @@ use vivace_actors::ingester::wal_record::WalRecord;
 use vivace_actors::ingester::{CutSettings, Ingester, TenantLimits};
 use vivace_actors::local::LocalIngester;
 use vivace_actors::metrics::ComponentMetrics;
-use vivace_actors::querier::{FindMode, FindRequest, Querier};
+use vivace_actors::querier::{FindMode, FindRequest, Querier, SearchJob, SearchTarget, TagsJob};
 use vivace_actors::seams::{Clock, SeededIds, SystemClock};
 use vivace_cache::{Cache, MemoryCache};
+use vivace_proto::cluster::TagsQuery;
 use vivace_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
+use vivace_proto::tempopb_search::{SearchRequest, SearchResponse};
 use vivace_storage::backend::{BlockStore, ObjectStoreBackend};
 use vivace_storage::block::list_blocks;
 use vivace_storage::wal::{MemWalDisk, Wal, WalConfig};
@@ -251,4 +253,108 @@ async fn invalid_pushes_and_limits_are_refused() {
         matches!(error, PushError::ResourceExhausted(ref text) if text.starts_with("LIVE_TRACES_EXCEEDED")),
         "{error:?}"
     );
+}
+
+fn search_job(query: &str, target: SearchTarget, start: u32, end: u32) -> SearchJob {
+    SearchJob {
+        tenant: "a".to_owned(),
+        request: SearchRequest {
+            query: query.to_owned(),
+            limit: 20,
+            start,
+            end,
+            ..SearchRequest::default()
+        },
+        target,
+    }
+}
+
+fn found_ids(response: &SearchResponse) -> Vec<String> {
+    response
+        .traces
+        .iter()
+        .map(|trace| trace.trace_id.clone())
+        .collect()
+}
+
+#[actix_rt::test]
+async fn search_finds_acknowledged_traces_in_recent_data_and_in_blocks() {
+    let disk = MemWalDisk::default();
+    let store: Arc<dyn BlockStore> = Arc::new(ObjectStoreBackend::in_memory());
+    let node = start_node(&disk, &store, no_limits());
+    push(&node, "a", 1, 1..4).await.expect("push accepted");
+    push(&node, "a", 2, 5..6).await.expect("push accepted");
+    let recent = node
+        .querier
+        .search(&search_job(
+            r#"{ name = "span-2" }"#,
+            SearchTarget::Recent,
+            0,
+            0,
+        ))
+        .await
+        .expect("recent search");
+    assert_eq!(
+        found_ids(&recent),
+        ["1010101010101010101010101010101"],
+        "an acknowledged trace is found at once"
+    );
+    assert_eq!(recent.traces[0].span_sets[0].matched, 1);
+    let values = node
+        .querier
+        .tags(&TagsJob {
+            tenant: "a".to_owned(),
+            query: TagsQuery {
+                attribute: "name".to_owned(),
+                ..TagsQuery::default()
+            },
+            block_id: None,
+        })
+        .await
+        .expect("tag values");
+    let names: Vec<&str> = values
+        .values
+        .iter()
+        .map(|value| value.value.as_str())
+        .collect();
+    assert_eq!(names, ["span-1", "span-2", "span-3", "span-5"]);
+
+    node.ingester.send(FlushAll).await.expect("flush requested");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while node.blocklist.len() < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "no block in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let block = node.blocklist.blocks("a", None, None)[0].clone();
+    let in_block = node
+        .querier
+        .search(&search_job(
+            "{ } | count() > 2",
+            SearchTarget::Block {
+                block_id: block.block_id,
+                row_groups: 0..block.total_records,
+            },
+            1_699_999_000,
+            1_700_001_000,
+        ))
+        .await
+        .expect("block search");
+    assert_eq!(found_ids(&in_block), ["1010101010101010101010101010101"]);
+    let metrics = in_block.metrics.expect("metrics");
+    assert_eq!(metrics.inspected_spans, 4);
+    assert!(metrics.inspected_bytes > 0 && metrics.backend_bytes > 0);
+    let outside = node
+        .querier
+        .search(&search_job(
+            "{ }",
+            SearchTarget::Block {
+                block_id: block.block_id,
+                row_groups: 0..block.total_records,
+            },
+            1_600_000_000,
+            1_600_001_000,
+        ))
+        .await
+        .expect("block search");
+    assert!(found_ids(&outside).is_empty(), "time range respected");
 }

@@ -135,7 +135,7 @@ fn double_to_json(number: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn key_values_to_json(attributes: &[KeyValue]) -> Vec<Value> {
+pub(crate) fn key_values_to_json(attributes: &[KeyValue]) -> Vec<Value> {
     attributes.iter().map(key_value_to_json).collect()
 }
 

@@ -3,7 +3,9 @@
 //! jobs: in process ([`worker::run_local_worker`]) or over gRPC (`Frontend.Process`, see
 //! [`service`] and [`worker::run_remote_worker`]), so adding a querier adds capacity.
 
+mod job;
 pub mod queue;
+mod search;
 pub mod service;
 pub mod shard;
 mod wire;
@@ -18,23 +20,25 @@ use tokio::sync::oneshot;
 use crate::blocklist::BlockList;
 use crate::combine::TraceCombiner;
 use crate::querier::{FindMode, FindRequest, FindResult};
+pub use job::{JobAnswer, JobRequest};
 pub use queue::{JobId, Leased, QueueError, SharedQueue};
+pub use search::{SearchSettings, TagsRequest};
 use shard::{block_boundaries, shard_count};
 pub use wire::{job_from_wire, job_to_wire, result_from_wire, result_to_wire};
 
 /// Runs one job (the querier).
 #[async_trait]
 pub trait JobExecutor: Send + Sync + 'static {
-    async fn execute(&self, request: FindRequest) -> FindResult;
+    async fn execute(&self, request: JobRequest) -> JobAnswer;
 }
 
 /// Where a job's answer goes; shared by the copies a retry makes.
-type ReplySlot = Arc<Mutex<Option<oneshot::Sender<Result<FindResult, String>>>>>;
+type ReplySlot = Arc<Mutex<Option<oneshot::Sender<Result<JobAnswer, String>>>>>;
 
 /// A queued job.
 #[derive(Clone)]
 pub struct FrontendJob {
-    pub request: FindRequest,
+    pub request: JobRequest,
     reply: ReplySlot,
 }
 
@@ -49,7 +53,7 @@ impl FrontendJob {
     }
 
     /// Delivers the answer (the first delivery wins; later ones are ignored).
-    pub fn reply(&self, answer: Result<FindResult, String>) {
+    pub fn reply(&self, answer: Result<JobAnswer, String>) {
         let sender = self
             .reply
             .lock()
@@ -92,9 +96,28 @@ pub enum FrontendError {
     /// HTTP 504.
     #[error("trace by id query timed out after {0:?}")]
     Timeout(Duration),
+    /// HTTP 400: the request cannot be answered as asked.
+    #[error("{0}")]
+    BadRequest(String),
+    /// HTTP 500: a job failed.
+    #[error("{0}")]
+    JobFailed(String),
     /// HTTP 503.
     #[error("query-frontend is stopping")]
     Stopped,
+}
+
+impl FrontendError {
+    /// The HTTP status Tempo answers with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            FrontendError::TooManyOutstanding => 429,
+            FrontendError::Timeout(_) => 504,
+            FrontendError::Stopped => 503,
+            FrontendError::BadRequest(_) => 400,
+            FrontendError::JobFailed(_) => 500,
+        }
+    }
 }
 
 /// The frontend's logic.
@@ -102,6 +125,7 @@ pub struct Frontend {
     queue: SharedQueue<FrontendJob>,
     blocklist: Arc<BlockList>,
     settings: FrontendSettings,
+    search: SearchSettings,
 }
 
 impl Frontend {
@@ -110,6 +134,31 @@ impl Frontend {
             queue: SharedQueue::new(settings.max_outstanding_per_tenant, settings.max_retries),
             blocklist,
             settings,
+            search: SearchSettings::default(),
+        }
+    }
+
+    /// Replaces the search settings.
+    pub fn with_search_settings(mut self, search: SearchSettings) -> Self {
+        self.search = search;
+        self
+    }
+
+    /// Queues a job; its answer arrives on the returned receiver.
+    fn submit(
+        &self,
+        request: JobRequest,
+    ) -> Result<oneshot::Receiver<Result<JobAnswer, String>>, FrontendError> {
+        let (sender, receiver) = oneshot::channel();
+        let tenant = request.tenant().to_owned();
+        let job = FrontendJob {
+            request,
+            reply: Arc::new(Mutex::new(Some(sender))),
+        };
+        match self.queue.enqueue(&tenant, job) {
+            Ok(_) => Ok(receiver),
+            Err(QueueError::TooManyOutstanding) => Err(FrontendError::TooManyOutstanding),
+            Err(_) => Err(FrontendError::Stopped),
         }
     }
 
@@ -160,18 +209,7 @@ impl Frontend {
     ) -> Result<FindResult, FrontendError> {
         let mut answers = Vec::new();
         for job_request in self.plan(&request) {
-            let (sender, receiver) = oneshot::channel();
-            let job = FrontendJob {
-                request: job_request,
-                reply: Arc::new(Mutex::new(Some(sender))),
-            };
-            match self.queue.enqueue(&request.tenant, job) {
-                Ok(_) => answers.push(receiver),
-                Err(QueueError::TooManyOutstanding) => {
-                    return Err(FrontendError::TooManyOutstanding);
-                }
-                Err(_) => return Err(FrontendError::Stopped),
-            }
+            answers.push(self.submit(JobRequest::TraceById(job_request))?);
         }
         let gathered = tokio::time::timeout(
             self.settings.query_timeout,
@@ -183,13 +221,16 @@ impl Frontend {
         let mut combiner = TraceCombiner::new();
         for answer in gathered {
             match answer {
-                Ok(Ok(partial)) => {
+                Ok(Ok(JobAnswer::TraceById(partial))) => {
                     combined.inspected_bytes += partial.inspected_bytes;
                     combined.backend_reads += partial.backend_reads;
                     combined.backend_bytes += partial.backend_bytes;
                     combined.failed_blocks.extend(partial.failed_blocks);
                     combiner.add(partial.trace);
                 }
+                Ok(Ok(_)) => combined
+                    .failed_blocks
+                    .push("querier answered another kind of job".to_owned()),
                 Ok(Err(error)) => combined.failed_blocks.push(error),
                 Err(_) => combined
                     .failed_blocks

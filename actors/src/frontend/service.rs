@@ -102,7 +102,9 @@ async fn serve_querier(
             Ok(Ok(Some(QuerierMessage {
                 kind: Some(querier_message::Kind::Result(result)),
             }))) if result.job_id == leased.id => {
-                leased.job.reply(result_from_wire(result));
+                leased
+                    .job
+                    .reply(result_from_wire(result, &leased.job.request));
                 queue.complete(leased.id);
             }
             Ok(Ok(Some(_))) => {

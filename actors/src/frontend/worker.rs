@@ -19,8 +19,8 @@ pub async fn run_local_worker(queue: SharedQueue<FrontendJob>, executor: Arc<dyn
             queue.complete(leased.id);
             continue;
         }
-        let result = executor.execute(leased.job.request.clone()).await;
-        leased.job.reply(Ok(result));
+        let answer = executor.execute(leased.job.request.clone()).await;
+        leased.job.reply(Ok(answer));
         queue.complete(leased.id);
     }
 }

@@ -23,7 +23,7 @@ use crate::distributor::TraceFragment;
 use crate::error::{PushError, TracePushOutcome};
 use crate::ingester::wal_record::WalRecord;
 use crate::metrics::ComponentMetrics;
-use crate::seams::{BlockingPool, TokioBlockingPool};
+use crate::seams::{BlockingPool, TokioBlockingPool, run_blocking};
 
 /// Pushes fragments of one tenant; answers once they are durable in the WAL.
 #[derive(Message)]
@@ -39,6 +39,22 @@ pub struct PushFragments {
 pub struct FindRecent {
     pub tenant: String,
     pub trace_id: TraceId,
+}
+
+/// Searches a tenant's recent data (`request` is a `tempopb.SearchRequest`).
+#[derive(Message)]
+#[rtype(result = "Result<vivace_proto::tempopb_search::SearchResponse, String>")]
+pub struct SearchRecent {
+    pub tenant: String,
+    pub request: vivace_proto::tempopb_search::SearchRequest,
+}
+
+/// Tag names or values of a tenant's recent data.
+#[derive(Message)]
+#[rtype(result = "Result<vivace_proto::cluster::TagsAnswer, String>")]
+pub struct TagsRecent {
+    pub tenant: String,
+    pub query: vivace_proto::cluster::TagsQuery,
 }
 
 /// Cuts every live trace and head block now and flushes them (`POST /flush`).
@@ -190,6 +206,37 @@ impl Handler<FindRecent> for IngesterActor {
 
     fn handle(&mut self, message: FindRecent, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(self.logic.find(&message.tenant, &message.trace_id))
+    }
+}
+
+impl Handler<SearchRecent> for IngesterActor {
+    type Result = ResponseFuture<Result<vivace_proto::tempopb_search::SearchResponse, String>>;
+
+    fn handle(&mut self, message: SearchRecent, _ctx: &mut Self::Context) -> Self::Result {
+        let sources = self.logic.search_sources(&message.tenant);
+        let pool = Arc::clone(&self.blocking);
+        Box::pin(async move {
+            let prepared = crate::search::prepare(&message.request)?;
+            run_blocking(pool.as_ref(), move || {
+                crate::search::recent::search(&sources.batches()?, &prepared)
+            })
+            .await?
+        })
+    }
+}
+
+impl Handler<TagsRecent> for IngesterActor {
+    type Result = ResponseFuture<Result<vivace_proto::cluster::TagsAnswer, String>>;
+
+    fn handle(&mut self, message: TagsRecent, _ctx: &mut Self::Context) -> Self::Result {
+        let sources = self.logic.search_sources(&message.tenant);
+        let pool = Arc::clone(&self.blocking);
+        Box::pin(async move {
+            run_blocking(pool.as_ref(), move || {
+                crate::search::recent::tags(&sources.batches()?, &message.query)
+            })
+            .await?
+        })
     }
 }
 

@@ -58,6 +58,8 @@ pub struct CompletingBlock {
     pub block_id: uuid::Uuid,
     pub traces: Vec<(TraceId, HeldTrace)>,
     pub bytes: u64,
+    /// Search columns of the block, built on the first search that needs them.
+    pub search: crate::search::recent::LazyBatch,
 }
 
 impl CompletingBlock {
@@ -78,6 +80,41 @@ impl CompletingBlock {
             .binary_search_by(|(candidate, _)| candidate.cmp(trace_id))
             .ok()
             .map(|index| &self.traces[index].1)
+    }
+}
+
+/// A snapshot of what a search of recent data reads (cheap: encoded fragments are shared).
+#[derive(Debug, Default)]
+pub struct SearchSources {
+    pub traces: Vec<(TraceId, Vec<Bytes>)>,
+    pub blocks: Vec<Arc<CompletingBlock>>,
+}
+
+impl SearchSources {
+    /// Search columns for the snapshot: one batch of the live and head traces, one per block
+    /// (built once per block). CPU-heavy: run it on a blocking thread.
+    pub fn batches(&self) -> Result<crate::search::recent::RecentData, String> {
+        use crate::search::recent::build_batch;
+        let mut batches = Vec::with_capacity(self.blocks.len() + 1);
+        if !self.traces.is_empty() {
+            let live = build_batch(
+                self.traces
+                    .iter()
+                    .map(|(trace_id, fragments)| (*trace_id, fragments.as_slice())),
+            )?;
+            batches.push(Arc::new(live));
+        }
+        for block in &self.blocks {
+            batches.push(block.search.get_or_build(|| {
+                build_batch(
+                    block
+                        .traces
+                        .iter()
+                        .map(|(trace_id, held)| (*trace_id, held.fragments.as_slice())),
+                )
+            })?);
+        }
+        Ok(crate::search::recent::RecentData { batches })
     }
 }
 
@@ -206,6 +243,7 @@ impl Ingester {
                 block_id: self.ids.next_uuid(),
                 traces,
                 bytes,
+                search: Default::default(),
             });
             self.metrics.blocks_cut.inc();
             self.completing.push(Arc::clone(&block));
@@ -264,6 +302,30 @@ impl Ingester {
             }
         }
         fragments
+    }
+
+    /// What a search of a tenant's recent data reads: its live and head traces (encoded
+    /// fragments) and its cut blocks not yet dropped.
+    pub fn search_sources(&self, tenant: &str) -> SearchSources {
+        let traces = self
+            .tenants
+            .get(tenant)
+            .map(|instance| {
+                instance
+                    .held_traces()
+                    .map(|(trace_id, held)| (*trace_id, held.fragments.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let retained = self.flushed.iter().map(|(block, _)| block);
+        let blocks = self
+            .completing
+            .iter()
+            .chain(retained)
+            .filter(|block| block.tenant == tenant)
+            .cloned()
+            .collect();
+        SearchSources { traces, blocks }
     }
 
     /// WAL records holding everything in memory except the given blocks, so that WAL segments

@@ -4,10 +4,13 @@
 use actix::prelude::*;
 use tonic::{Request, Response, Status};
 use vivace_proto::cluster::ingester_server::Ingester as IngesterRpc;
-use vivace_proto::cluster::{FindRecentRequest, FindRecentResponse, PushRequest, PushResponse};
+use vivace_proto::cluster::{
+    FindRecentRequest, FindRecentResponse, PushRequest, PushResponse, SearchRecentRequest,
+    SearchRecentResponse, TagsQuery, TagsRecentRequest, TagsRecentResponse,
+};
 use vivace_proto::ids::TraceId;
 
-use super::actor::{FindRecent, IngesterActor, PushFragments};
+use super::actor::{FindRecent, IngesterActor, PushFragments, SearchRecent, TagsRecent};
 use crate::remote::{fragments_from_wire, outcomes_to_wire, push_error_to_status};
 
 /// The service over this node's ingester actor.
@@ -63,5 +66,51 @@ impl IngesterRpc for IngesterService {
             .await
             .map_err(|error| Status::unavailable(format!("ingester unavailable: {error}")))?;
         Ok(Response::new(FindRecentResponse { fragments }))
+    }
+
+    async fn search_recent(
+        &self,
+        request: Request<SearchRecentRequest>,
+    ) -> Result<Response<SearchRecentResponse>, Status> {
+        use prost::Message as _;
+        let search = request.into_inner();
+        let decoded = vivace_proto::tempopb_search::SearchRequest::decode(search.request).map_err(
+            |error| Status::invalid_argument(format!("undecodable search request: {error}")),
+        )?;
+        let answer = self
+            .ingester
+            .send(SearchRecent {
+                tenant: search.tenant,
+                request: decoded,
+            })
+            .await
+            .map_err(|error| Status::unavailable(format!("ingester unavailable: {error}")))?
+            .map_err(Status::invalid_argument)?;
+        Ok(Response::new(SearchRecentResponse {
+            response: answer.encode_to_vec().into(),
+        }))
+    }
+
+    async fn tags_recent(
+        &self,
+        request: Request<TagsRecentRequest>,
+    ) -> Result<Response<TagsRecentResponse>, Status> {
+        use prost::Message as _;
+        let tags = request.into_inner();
+        let query = TagsQuery::decode(tags.query).map_err(|error| {
+            Status::invalid_argument(format!("undecodable tags query: {error}"))
+        })?;
+        let answer = self
+            .ingester
+            .send(TagsRecent {
+                tenant: tags.tenant,
+                query,
+            })
+            .await
+            .map_err(|error| Status::unavailable(format!("ingester unavailable: {error}")))?
+            .map_err(Status::invalid_argument)?;
+        Ok(Response::new(TagsRecentResponse {
+            answer: answer.encode_to_vec().into(),
+        }))
     }
 }

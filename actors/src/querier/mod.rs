@@ -3,8 +3,10 @@
 
 pub mod actor;
 mod recent;
+mod search;
 
 pub use recent::RingRecentTraces;
+pub use search::{SearchJob, SearchTarget, TagsJob};
 
 use std::sync::Arc;
 
@@ -69,6 +71,24 @@ pub struct FindResult {
 #[async_trait]
 pub trait RecentTraces: Send + Sync + 'static {
     async fn find_recent(&self, tenant: &str, trace_id: &TraceId) -> Result<Vec<Bytes>, String>;
+
+    /// Searches recent data.
+    async fn search_recent(
+        &self,
+        _tenant: &str,
+        _request: &vivace_proto::tempopb_search::SearchRequest,
+    ) -> Result<vivace_proto::tempopb_search::SearchResponse, String> {
+        Err("this source cannot search recent data".to_owned())
+    }
+
+    /// Tag names or values of recent data.
+    async fn tags_recent(
+        &self,
+        _tenant: &str,
+        _query: &vivace_proto::cluster::TagsQuery,
+    ) -> Result<vivace_proto::cluster::TagsAnswer, String> {
+        Err("this source cannot list tags of recent data".to_owned())
+    }
 }
 
 /// Block lookups run at once per request.

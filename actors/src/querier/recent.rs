@@ -81,6 +81,91 @@ impl RecentTraces for RingRecentTraces {
         }
         Ok(fragments)
     }
+
+    async fn search_recent(
+        &self,
+        tenant: &str,
+        request: &vivace_proto::tempopb_search::SearchRequest,
+    ) -> Result<vivace_proto::tempopb_search::SearchResponse, String> {
+        let answers = self
+            .ask_all(|link| async move { link.search_recent(tenant, request).await })
+            .await?;
+        let spans_per_spanset = match request.spans_per_span_set {
+            0 => crate::search::exec::DEFAULT_SPANS_PER_SPANSET,
+            other => other,
+        };
+        let mut combiner =
+            crate::search::SearchCombiner::new(request.limit as usize, spans_per_spanset as usize);
+        for answer in answers {
+            combiner.add(answer);
+        }
+        Ok(combiner.finish())
+    }
+
+    async fn tags_recent(
+        &self,
+        tenant: &str,
+        query: &vivace_proto::cluster::TagsQuery,
+    ) -> Result<vivace_proto::cluster::TagsAnswer, String> {
+        let answers = self
+            .ask_all(|link| async move { link.tags_recent(tenant, query).await })
+            .await?;
+        Ok(crate::search::tag_query::merge_answers(
+            answers,
+            query.limit as usize,
+        ))
+    }
+}
+
+impl RingRecentTraces {
+    /// Asks every readable ingester; fails when more than RF − quorum of them failed (then some
+    /// acknowledged span may have no replica among those that answered).
+    async fn ask_all<'a, T, F, Fut>(&'a self, ask: F) -> Result<Vec<T>, String>
+    where
+        F: Fn(Arc<dyn crate::remote::IngesterLink>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>> + 'a,
+    {
+        let (members, tolerated) = {
+            let ring = self
+                .ring
+                .read()
+                .map_err(|_| "ring lock poisoned".to_owned())?;
+            let members: Vec<Member> = ring.readable_members().cloned().collect();
+            let replication_factor = ring.replication_factor();
+            (members, replication_factor - quorum(replication_factor))
+        };
+        if members.is_empty() {
+            return Err("empty ring: no ingester to read recent data from".to_owned());
+        }
+        let reads = members.iter().map(|member| {
+            let link = self.links.link(member);
+            let read = link.map(&ask);
+            async move {
+                match read {
+                    Some(read) => (member, read.await),
+                    None => (member, Err(format!("no client for ingester {}", member.id))),
+                }
+            }
+        });
+        let mut answers = Vec::new();
+        let mut failures = Vec::new();
+        for (member, outcome) in join_all(reads).await {
+            match outcome {
+                Ok(answer) => answers.push(answer),
+                Err(error) => {
+                    tracing::warn!(ingester = %member.id, %error, "recent data search failed");
+                    failures.push(error);
+                }
+            }
+        }
+        if failures.len() > tolerated {
+            return Err(format!(
+                "too many unhealthy ingesters: {}",
+                failures.join("; ")
+            ));
+        }
+        Ok(answers)
+    }
 }
 
 #[cfg(test)]

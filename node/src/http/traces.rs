@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
-use vivace_actors::frontend::FrontendError;
 use vivace_actors::querier::actor::FindTraceById;
 use vivace_actors::querier::{FindMode, FindRequest, FindResult};
 use vivace_proto::ids::parse_trace_id;
@@ -86,11 +85,8 @@ fn parse_request(
 async fn find(state: &ApiState, request: FindRequest) -> Result<FindResult, Response> {
     if let Some(frontend) = &state.frontend {
         return frontend.find_trace_by_id(request).await.map_err(|error| {
-            let status = match error {
-                FrontendError::TooManyOutstanding => StatusCode::TOO_MANY_REQUESTS,
-                FrontendError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                FrontendError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
-            };
+            let status = StatusCode::from_u16(error.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, format!("{error}\n")).into_response()
         });
     }

@@ -22,7 +22,10 @@ use vivace_actors::remote::{
     ChannelFactory, cluster_endpoint, fragments_from_wire, push_error_to_status,
 };
 use vivace_proto::cluster::ingester_server::Ingester as IngesterRpc;
-use vivace_proto::cluster::{FindRecentRequest, FindRecentResponse, PushRequest, PushResponse};
+use vivace_proto::cluster::{
+    FindRecentRequest, FindRecentResponse, PushRequest, PushResponse, SearchRecentRequest,
+    SearchRecentResponse, TagsRecentRequest, TagsRecentResponse,
+};
 use vivace_proto::otlp::collector::trace_service_server::TraceService;
 use vivace_proto::otlp::collector::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 
@@ -148,6 +151,20 @@ impl IngesterRpc for LedgerTap {
         request: Request<FindRecentRequest>,
     ) -> Result<Response<FindRecentResponse>, Status> {
         self.inner.find_recent(request).await
+    }
+
+    async fn search_recent(
+        &self,
+        request: Request<SearchRecentRequest>,
+    ) -> Result<Response<SearchRecentResponse>, Status> {
+        self.inner.search_recent(request).await
+    }
+
+    async fn tags_recent(
+        &self,
+        request: Request<TagsRecentRequest>,
+    ) -> Result<Response<TagsRecentResponse>, Status> {
+        self.inner.tags_recent(request).await
     }
 }
 

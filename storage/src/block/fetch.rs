@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::FutureExt as _;
@@ -26,20 +27,25 @@ pub struct VerifiedReader {
     path: Arc<str>,
     metadata: Arc<ParquetMetaData>,
     checksums: Arc<ChecksumTable>,
+    /// Bytes fetched from the store (gaps between coalesced ranges included).
+    fetched: Arc<AtomicU64>,
 }
 
 impl VerifiedReader {
+    /// A reader that adds the bytes it fetches to `fetched`.
     pub fn new(
         store: Arc<dyn BlockStore>,
         path: Arc<str>,
         metadata: Arc<ParquetMetaData>,
         checksums: Arc<ChecksumTable>,
+        fetched: Arc<AtomicU64>,
     ) -> Self {
         VerifiedReader {
             store,
             path,
             metadata,
             checksums,
+            fetched,
         }
     }
 
@@ -49,6 +55,8 @@ impl VerifiedReader {
             .iter()
             .map(|group| self.store.get_range(&self.path, group.clone()));
         let fetched = futures::future::try_join_all(reads).await?;
+        let total: u64 = fetched.iter().map(|bytes| bytes.len() as u64).sum();
+        self.fetched.fetch_add(total, Ordering::Relaxed);
         let mut results = Vec::with_capacity(ranges.len());
         for range in &ranges {
             let Some(group_number) = groups

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The `format` written in `meta.json`.
-pub const BLOCK_FORMAT: &str = "vParquet4-vivace1";
+pub const BLOCK_FORMAT: &str = "vParquet4-vivace2";
 
 /// A block's metadata, with Tempo's JSON keys. Unknown keys are ignored when reading.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -62,6 +62,13 @@ pub struct ChunkIndex {
         skip_serializing_if = "String::is_empty"
     )]
     pub page_crc32: String,
+    /// The crc32 of the chunk's Parquet bloom filter (header and bitset), when it has one.
+    #[serde(
+        rename = "bloomCrc32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bloom_crc32: Option<u32>,
 }
 
 /// The end of `data.parquet` that a lookup needs before any data: the page indexes and the footer.

@@ -1,11 +1,17 @@
 //! The block format: one Parquet file of spans sorted by trace id (`data.parquet`, ZSTD, pages of
-//! 1024 rows, a page index with per-page trace-id min/max), sharded bloom filters (`bloom-<i>`),
-//! an `index` (JSON: per row group its trace-id range and, per column chunk, its byte range, crc32
-//! and the crc32 of each of its pages; the range and crc32 of the file's tail of page indexes and
-//! footer), and `meta.json` (Tempo's keys), all under `<tenant>/<block id>/`, `meta.json` last.
+//! 1024 rows, a page index with per-page trace-id and time min/max), sharded bloom filters
+//! (`bloom-<i>`), an `index` (JSON: per row group its trace-id range and, per column chunk, its
+//! byte range, crc32, the crc32 of each of its pages and of its Parquet bloom filter; the range and
+//! crc32 of the file's tail of page indexes and footer), and `meta.json` (Tempo's keys), all under
+//! `<tenant>/<block id>/`, `meta.json` last.
+//!
+//! Each row is a span with its trace-by-id columns (the span kept whole, partly as protobuf) and
+//! its search columns ([`search_schema`]); a trace's rows are contiguous and in one row group.
 //!
 //! A lookup reads one bloom shard, the `index` and the tail (all three cached), then only the
-//! pages that hold the trace: about one page per column, each verified before it is decoded.
+//! pages that hold the trace: about one page per column of the trace-by-id columns, each verified
+//! before it is decoded. A search ([`BlockReader::scan`]) reads whole column chunks of the search
+//! columns it needs, in the row groups that statistics and Parquet bloom filters leave.
 
 mod bloom;
 mod checksums;
@@ -14,7 +20,12 @@ mod meta;
 pub mod nested_set;
 mod ranges;
 mod reader;
+mod scan;
 mod schema;
+mod search_attrs;
+mod search_columns;
+pub mod search_schema;
+mod trace_view;
 mod writer;
 
 use uuid::Uuid;
@@ -22,6 +33,9 @@ use uuid::Uuid;
 use crate::backend::{BlockStore, StorageError};
 pub use meta::{BLOCK_FORMAT, BlockIndex, BlockMeta, ChunkIndex, RowGroupIndex, TailIndex};
 pub use reader::BlockReader;
+pub use scan::{ScanOutput, leaf_column_index, row_group_count};
+pub use search_columns::{search_batch, search_batch_of};
+pub use search_schema::{attr_key_leaf, attr_string_leaf, bloom_filter_leaves, search_schema};
 pub use writer::{EncodedBlock, encode_block, encode_sorted_block};
 
 /// How blocks are built.
@@ -81,6 +95,12 @@ pub async fn list_blocks(
 }
 
 #[cfg(test)]
+mod bloom_column_tests;
+#[cfg(test)]
 mod integrity_tests;
+#[cfg(test)]
+mod scan_tests;
+#[cfg(test)]
+mod search_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{Array, FixedSizeBinaryArray};
 use bytes::Bytes;
@@ -25,16 +26,22 @@ use super::checksums::ChecksumTable;
 use super::fetch::{VerifiedReader, into_storage_error};
 use super::meta::{BlockIndex, BlockMeta, TailIndex};
 use super::ranges::FetchedRanges;
-use super::schema::{ReadSpan, TRACE_ID_LEAF, batch_to_spans, spans_to_batches};
+use super::schema::{
+    ReadSpan, TRACE_BY_ID_COLUMNS, TRACE_ID_LEAF, batch_to_spans, spans_to_batches,
+};
 use crate::backend::{BlockStore, StorageError};
 
-/// Reads traces from one block.
+/// Reads traces from one block (and search columns, see `scan.rs`).
 pub struct BlockReader {
-    store: Arc<dyn BlockStore>,
-    cache: Arc<dyn Cache>,
-    meta: BlockMeta,
-    base: String,
-    data_path: Arc<str>,
+    pub(super) store: Arc<dyn BlockStore>,
+    pub(super) cache: Arc<dyn Cache>,
+    pub(super) meta: BlockMeta,
+    pub(super) base: String,
+    pub(super) data_path: Arc<str>,
+    /// The whole footer with every page index, parsed once per reader (see `scan.rs`).
+    pub(super) full_metadata: tokio::sync::OnceCell<Arc<ParquetMetaData>>,
+    /// The `index` file, parsed once per reader (see `scan.rs`).
+    pub(super) parsed_index: tokio::sync::OnceCell<Arc<BlockIndex>>,
 }
 
 impl BlockReader {
@@ -49,6 +56,8 @@ impl BlockReader {
             meta,
             base,
             data_path,
+            full_metadata: tokio::sync::OnceCell::new(),
+            parsed_index: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -57,20 +66,27 @@ impl BlockReader {
         &self.meta
     }
 
-    fn corrupt(&self, detail: impl Into<String>) -> StorageError {
+    pub(super) fn corrupt(&self, detail: impl Into<String>) -> StorageError {
         StorageError::Corrupt {
             path: self.data_path.to_string(),
             detail: detail.into(),
         }
     }
 
-    async fn cached(&self, key: String, path: String) -> Result<Bytes, StorageError> {
+    /// An object through the cache; bytes fetched from the store are added to `fetched`.
+    async fn cached(
+        &self,
+        key: String,
+        path: String,
+        fetched: &AtomicU64,
+    ) -> Result<Bytes, StorageError> {
         if let Some(hit) = self.cache.get(&key).await {
             return Ok(hit);
         }
-        let fetched = self.store.get(&path).await?;
-        self.cache.insert(key, fetched.clone());
-        Ok(fetched)
+        let bytes = self.store.get(&path).await?;
+        fetched.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.cache.insert(key, bytes.clone());
+        Ok(bytes)
     }
 
     /// Whether the bloom filter says the trace may be here. A damaged shard answers "maybe".
@@ -79,7 +95,11 @@ impl BlockReader {
         let shard = shard_for(trace_id, shards);
         let key = format!("bloom/{}/{}", self.base, shard);
         let bytes = self
-            .cached(key, format!("{}/bloom-{shard}", self.base))
+            .cached(
+                key,
+                format!("{}/bloom-{shard}", self.base),
+                &AtomicU64::new(0),
+            )
             .await?;
         match BloomShard::check_encoded(&bytes, trace_id) {
             Some(answer) => Ok(answer),
@@ -90,11 +110,13 @@ impl BlockReader {
         }
     }
 
-    async fn index(&self) -> Result<BlockIndex, StorageError> {
+    /// The block's `index` file (through the cache).
+    pub(super) async fn index(&self, fetched: &AtomicU64) -> Result<BlockIndex, StorageError> {
         let bytes = self
             .cached(
                 format!("index/{}", self.base),
                 format!("{}/index", self.base),
+                fetched,
             )
             .await?;
         serde_json::from_slice(&bytes).map_err(|error| StorageError::Corrupt {
@@ -104,7 +126,11 @@ impl BlockReader {
     }
 
     /// The tail of `data.parquet` (page indexes and footer) through the cache, verified.
-    async fn tail_bytes(&self, tail: &TailIndex) -> Result<Bytes, StorageError> {
+    pub(super) async fn tail_bytes(
+        &self,
+        tail: &TailIndex,
+        fetched: &AtomicU64,
+    ) -> Result<Bytes, StorageError> {
         let key = format!("footer/{}", self.base);
         let range = tail.offset..tail.offset + tail.length;
         if let Some(hit) = self.cache.get(&key).await
@@ -113,19 +139,23 @@ impl BlockReader {
         {
             return Ok(hit);
         }
-        let fetched = self.store.get_range(&self.data_path, range.clone()).await?;
-        if crc32fast::hash(&fetched) != tail.crc32 {
+        let bytes = self.store.get_range(&self.data_path, range.clone()).await?;
+        fetched.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if crc32fast::hash(&bytes) != tail.crc32 {
             return Err(StorageError::Checksum {
                 path: self.data_path.to_string(),
                 detail: format!("footer and page indexes at {range:?}"),
             });
         }
-        self.cache.insert(key, fetched.clone());
-        Ok(fetched)
+        self.cache.insert(key, bytes.clone());
+        Ok(bytes)
     }
 
     /// The footer alone, for blocks written before the index described the tail.
-    async fn footer_bytes(&self) -> Result<(u64, Bytes), StorageError> {
+    pub(super) async fn footer_bytes(
+        &self,
+        fetched: &AtomicU64,
+    ) -> Result<(u64, Bytes), StorageError> {
         let key = format!("footer/{}", self.base);
         let footer_length = u64::from(self.meta.footer_size) + 8;
         let start = self
@@ -138,29 +168,31 @@ impl BlockReader {
         {
             return Ok((start, hit));
         }
-        let fetched = self
+        let bytes = self
             .store
             .get_range(&self.data_path, start..self.meta.size)
             .await?;
-        self.cache.insert(key, fetched.clone());
-        Ok((start, fetched))
+        fetched.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.cache.insert(key, bytes.clone());
+        Ok((start, bytes))
     }
 
     /// The file's metadata, with the page indexes of `row_groups` when the block has them: the
     /// offset indexes of every column and the column index of `trace_id`.
-    async fn parquet_metadata(
+    async fn lookup_metadata(
         &self,
         index: &BlockIndex,
         row_groups: &[usize],
     ) -> Result<ParquetMetaData, StorageError> {
+        let fetched = AtomicU64::new(0);
         let (start, bytes, policy) = match &index.tail {
             Some(tail) => (
                 tail.offset,
-                self.tail_bytes(tail).await?,
+                self.tail_bytes(tail, &fetched).await?,
                 PageIndexPolicy::Optional,
             ),
             None => {
-                let (start, bytes) = self.footer_bytes().await?;
+                let (start, bytes) = self.footer_bytes(&fetched).await?;
                 (start, bytes, PageIndexPolicy::Skip)
             }
         };
@@ -182,7 +214,7 @@ impl BlockReader {
         if !self.bloom_may_contain(trace_id).await? {
             return Ok(None);
         }
-        let index = self.index().await?;
+        let index = self.index(&AtomicU64::new(0)).await?;
         let wanted_hex = hex::encode(trace_id);
         let candidates: Vec<usize> = index
             .row_groups
@@ -194,7 +226,7 @@ impl BlockReader {
         if candidates.is_empty() {
             return Ok(None);
         }
-        let metadata = Arc::new(self.parquet_metadata(&index, &candidates).await?);
+        let metadata = Arc::new(self.lookup_metadata(&index, &candidates).await?);
         let checksums = ChecksumTable::build(&index, &metadata, &candidates)
             .map_err(|detail| self.corrupt(detail))?;
         let reader_metadata =
@@ -205,6 +237,7 @@ impl BlockReader {
             Arc::clone(&self.data_path),
             metadata,
             Arc::new(checksums),
+            Arc::new(AtomicU64::new(0)),
         );
         let mut spans = Vec::new();
         for row_group in candidates {
@@ -278,6 +311,7 @@ impl BlockReader {
             reader_metadata.clone(),
         )
         .with_row_groups(vec![row_group])
+        .with_projection(trace_by_id_projection(metadata))
         .with_row_selection(RowSelection::from_consecutive_ranges(
             matching.into_iter(),
             row_count,
@@ -294,6 +328,24 @@ impl BlockReader {
         }
         Ok(spans)
     }
+}
+
+/// The top-level columns named `names`, as a projection (names the file lacks are left out).
+pub(super) fn roots_projection(metadata: &ParquetMetaData, names: &[&str]) -> ProjectionMask {
+    let schema = metadata.file_metadata().schema_descr();
+    let roots = schema
+        .root_schema()
+        .get_fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| names.contains(&field.name()))
+        .map(|(index, _)| index);
+    ProjectionMask::roots(schema, roots)
+}
+
+/// The columns a trace lookup decodes (not the search columns).
+fn trace_by_id_projection(metadata: &ParquetMetaData) -> ProjectionMask {
+    roots_projection(metadata, TRACE_BY_ID_COLUMNS)
 }
 
 /// The rows of a row group whose `trace_id` pages may hold the id, from the column index (rows are

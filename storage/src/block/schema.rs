@@ -1,13 +1,13 @@
-//! The block's Parquet schema: one row per span, sorted by trace id. Columns used for lookups and
-//! filtering are typed; the rest of the span (attributes, events, links, resource, scope) is kept
-//! as protobuf so that a trace reads back exactly as it was written.
+//! The block's Parquet schema: one row per span, sorted by trace id. The trace-by-id columns keep
+//! the whole span (attributes, events, links, resource and scope as protobuf) so that a trace reads
+//! back exactly as it was written; the search columns of [`super::search_schema`] (which share the
+//! intrinsics with them) follow, for TraceQL.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use arrow_array::builder::{
-    BinaryBuilder, FixedSizeBinaryBuilder, Int32Builder, StringBuilder, UInt32Builder,
-    UInt64Builder,
-};
+use arrow_array::builder::{BinaryBuilder, StringBuilder, UInt32Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
 use arrow_array::{
     Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, Int32Array, RecordBatch, StringArray,
     UInt32Array, UInt64Array,
@@ -16,56 +16,88 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use prost::Message;
 use vivace_proto::ids::TraceId;
-use vivace_proto::otlp::common::{KeyValue, any_value};
+use vivace_proto::otlp::common::KeyValue;
 use vivace_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status, span};
+use vivace_proto::tempopb::Trace;
 
-pub const TRACE_ID: &str = "trace_id";
-/// Position of `trace_id` among the Parquet leaf columns (the schema is flat: leaf = field).
+use super::search_columns::SearchColumnsBuilder;
+use super::search_schema::{
+    END, KIND, NAME, PARENT_SPAN_ID, SPAN_ID, START, STATUS_CODE, STATUS_MESSAGE, TRACE_ID,
+    search_only_fields, search_schema, shared_fields,
+};
+use super::trace_view::TraceView;
+
+/// Position of `trace_id` among the Parquet leaf columns (the first column of the file).
 pub const TRACE_ID_LEAF: usize = 0;
-pub const SPAN_ID: &str = "span_id";
-const PARENT_SPAN_ID: &str = "parent_span_id";
-const NAME: &str = "name";
-const KIND: &str = "kind";
-const START: &str = "start_time_unix_nano";
-const END: &str = "end_time_unix_nano";
-const STATUS_CODE: &str = "status_code";
-const STATUS_MESSAGE: &str = "status_message";
 const TRACE_STATE: &str = "trace_state";
 const FLAGS: &str = "flags";
 const DROPPED_ATTRIBUTES: &str = "dropped_attributes_count";
 const DROPPED_EVENTS: &str = "dropped_events_count";
 const DROPPED_LINKS: &str = "dropped_links_count";
-const SERVICE_NAME: &str = "service_name";
 const RESOURCE: &str = "resource";
 const SCOPE: &str = "scope";
 const ATTRIBUTES: &str = "attributes";
 const EVENTS: &str = "events";
 const LINKS: &str = "links";
 
+/// The columns [`batch_to_spans`] reads: a trace lookup reads only these.
+pub const TRACE_BY_ID_COLUMNS: &[&str] = &[
+    TRACE_ID,
+    SPAN_ID,
+    PARENT_SPAN_ID,
+    NAME,
+    KIND,
+    START,
+    END,
+    STATUS_CODE,
+    STATUS_MESSAGE,
+    TRACE_STATE,
+    FLAGS,
+    DROPPED_ATTRIBUTES,
+    DROPPED_EVENTS,
+    DROPPED_LINKS,
+    RESOURCE,
+    SCOPE,
+    ATTRIBUTES,
+    EVENTS,
+    LINKS,
+];
+
+/// Trace-by-id columns that are not search columns, in block order.
+const BLOB_FIELDS: &[(&str, DataType)] = &[
+    (TRACE_STATE, DataType::Utf8),
+    (FLAGS, DataType::UInt32),
+    (DROPPED_ATTRIBUTES, DataType::UInt32),
+    (DROPPED_EVENTS, DataType::UInt32),
+    (DROPPED_LINKS, DataType::UInt32),
+    (RESOURCE, DataType::Binary),
+    (SCOPE, DataType::Binary),
+    (ATTRIBUTES, DataType::Binary),
+    (EVENTS, DataType::Binary),
+    (LINKS, DataType::Binary),
+];
+
+static BLOCK_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = Vec::new();
+    let shared = shared_fields();
+    // The intrinsics up to `status_message`, then the blob columns, then `service_name` and
+    // `resource` onwards, as in earlier formats; the search-only columns last.
+    let (before_service, service) = shared.split_at(shared.len() - 1);
+    fields.extend(before_service.iter().cloned());
+    for (name, data_type) in &BLOB_FIELDS[..5] {
+        fields.push(Field::new(*name, data_type.clone(), false));
+    }
+    fields.extend(service.iter().cloned());
+    for (name, data_type) in &BLOB_FIELDS[5..] {
+        fields.push(Field::new(*name, data_type.clone(), false));
+    }
+    fields.extend(search_only_fields());
+    Arc::new(Schema::new(fields))
+});
+
 /// The arrow schema of `data.parquet`.
 pub fn block_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new(TRACE_ID, DataType::FixedSizeBinary(16), false),
-        Field::new(SPAN_ID, DataType::FixedSizeBinary(8), false),
-        Field::new(PARENT_SPAN_ID, DataType::Binary, false),
-        Field::new(NAME, DataType::Utf8, false),
-        Field::new(KIND, DataType::Int32, false),
-        Field::new(START, DataType::UInt64, false),
-        Field::new(END, DataType::UInt64, false),
-        Field::new(STATUS_CODE, DataType::Int32, false),
-        Field::new(STATUS_MESSAGE, DataType::Utf8, false),
-        Field::new(TRACE_STATE, DataType::Utf8, false),
-        Field::new(FLAGS, DataType::UInt32, false),
-        Field::new(DROPPED_ATTRIBUTES, DataType::UInt32, false),
-        Field::new(DROPPED_EVENTS, DataType::UInt32, false),
-        Field::new(DROPPED_LINKS, DataType::UInt32, false),
-        Field::new(SERVICE_NAME, DataType::Utf8, false),
-        Field::new(RESOURCE, DataType::Binary, false),
-        Field::new(SCOPE, DataType::Binary, false),
-        Field::new(ATTRIBUTES, DataType::Binary, false),
-        Field::new(EVENTS, DataType::Binary, false),
-        Field::new(LINKS, DataType::Binary, false),
-    ]))
+    Arc::clone(&BLOCK_SCHEMA)
 }
 
 /// `repeated KeyValue attributes = 1`: a span's attributes, order kept.
@@ -87,146 +119,156 @@ struct LinkList {
     links: Vec<span::Link>,
 }
 
-/// Encodes messages as field 1 of a wrapper message (`AttributeList`, `EventList`, `LinkList`)
-/// without copying them into one.
-fn encode_as_list<M: Message>(messages: &[M]) -> Vec<u8> {
-    let mut buffer = Vec::with_capacity(
+/// Appends messages as field 1 of a wrapper message (`AttributeList`, `EventList`, `LinkList`)
+/// to `buffer`, without copying them into one.
+fn encode_as_list<M: Message>(messages: &[M], buffer: &mut Vec<u8>) {
+    buffer.clear();
+    buffer.reserve(
         messages
             .iter()
             .map(|message| message.encoded_len() + 2)
             .sum(),
     );
     for message in messages {
-        prost::encoding::message::encode(1, message, &mut buffer);
+        prost::encoding::message::encode(1, message, buffer);
     }
-    buffer
 }
 
-/// One span ready to be written: its resource and scope already encoded.
-pub struct SpanRow {
-    pub trace_id: TraceId,
-    pub span: Span,
-    pub resource: Bytes,
-    pub scope: Bytes,
-    pub service_name: String,
-}
-
-/// The encoded resource of a batch (`ResourceSpans` without scope spans) and its service name.
-pub fn encode_resource(batch: &ResourceSpans) -> (Bytes, String) {
+/// The encoded resource of a batch (`ResourceSpans` without scope spans).
+fn encode_resource(batch: &ResourceSpans) -> Vec<u8> {
     let header = ResourceSpans {
         resource: batch.resource.clone(),
         scope_spans: Vec::new(),
         schema_url: batch.schema_url.clone(),
     };
-    let service_name = batch
-        .resource
-        .as_ref()
-        .and_then(|resource| {
-            resource
-                .attributes
-                .iter()
-                .find(|attribute| attribute.key == "service.name")
-        })
-        .and_then(|attribute| attribute.value.as_ref())
-        .and_then(|value| match &value.value {
-            Some(any_value::Value::StringValue(text)) => Some(text.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    (Bytes::from(header.encode_to_vec()), service_name)
+    header.encode_to_vec()
 }
 
 /// The encoded scope of a batch (`ScopeSpans` without spans).
-pub fn encode_scope(scope: &ScopeSpans) -> Bytes {
+fn encode_scope(scope: &ScopeSpans) -> Vec<u8> {
     let header = ScopeSpans {
         scope: scope.scope.clone(),
         spans: Vec::new(),
         schema_url: scope.schema_url.clone(),
     };
-    Bytes::from(header.encode_to_vec())
+    header.encode_to_vec()
 }
 
-fn fixed_id<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    let mut id = [0u8; N];
-    let length = bytes.len().min(N);
-    id[N - length..].copy_from_slice(&bytes[..length]);
-    id
+/// Builds the trace-by-id columns that are not search columns.
+struct BlobColumnsBuilder {
+    trace_states: StringBuilder,
+    flags: UInt32Builder,
+    dropped_attributes: UInt32Builder,
+    dropped_events: UInt32Builder,
+    dropped_links: UInt32Builder,
+    resources: BinaryBuilder,
+    scopes: BinaryBuilder,
+    attributes: BinaryBuilder,
+    events: BinaryBuilder,
+    links: BinaryBuilder,
+    buffer: Vec<u8>,
 }
 
-/// Builds one record batch from span rows.
-pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, ArrowError> {
-    let count = rows.len();
-    let mut trace_ids = FixedSizeBinaryBuilder::with_capacity(count, 16);
-    let mut span_ids = FixedSizeBinaryBuilder::with_capacity(count, 8);
-    let mut parents = BinaryBuilder::new();
-    let mut names = StringBuilder::new();
-    let mut kinds = Int32Builder::with_capacity(count);
-    let mut starts = UInt64Builder::with_capacity(count);
-    let mut ends = UInt64Builder::with_capacity(count);
-    let mut status_codes = Int32Builder::with_capacity(count);
-    let mut status_messages = StringBuilder::new();
-    let mut trace_states = StringBuilder::new();
-    let mut flags = UInt32Builder::with_capacity(count);
-    let mut dropped_attributes = UInt32Builder::with_capacity(count);
-    let mut dropped_events = UInt32Builder::with_capacity(count);
-    let mut dropped_links = UInt32Builder::with_capacity(count);
-    let mut service_names = StringBuilder::new();
-    let mut resources = BinaryBuilder::new();
-    let mut scopes = BinaryBuilder::new();
-    let mut attributes = BinaryBuilder::new();
-    let mut events = BinaryBuilder::new();
-    let mut links = BinaryBuilder::new();
-    for row in rows {
-        let span = &row.span;
-        trace_ids.append_value(row.trace_id)?;
-        span_ids.append_value(fixed_id::<8>(&span.span_id))?;
-        parents.append_value(&span.parent_span_id);
-        names.append_value(&span.name);
-        kinds.append_value(span.kind);
-        starts.append_value(span.start_time_unix_nano);
-        ends.append_value(span.end_time_unix_nano);
-        let status = span.status.clone().unwrap_or_default();
-        status_codes.append_value(if span.status.is_some() {
-            status.code
-        } else {
-            -1
-        });
-        status_messages.append_value(&status.message);
-        trace_states.append_value(&span.trace_state);
-        flags.append_value(span.flags);
-        dropped_attributes.append_value(span.dropped_attributes_count);
-        dropped_events.append_value(span.dropped_events_count);
-        dropped_links.append_value(span.dropped_links_count);
-        service_names.append_value(&row.service_name);
-        resources.append_value(&row.resource);
-        scopes.append_value(&row.scope);
-        attributes.append_value(encode_as_list(&span.attributes));
-        events.append_value(encode_as_list(&span.events));
-        links.append_value(encode_as_list(&span.links));
+impl BlobColumnsBuilder {
+    fn with_capacity(rows: usize) -> Self {
+        BlobColumnsBuilder {
+            trace_states: StringBuilder::with_capacity(rows, 0),
+            flags: UInt32Builder::with_capacity(rows),
+            dropped_attributes: UInt32Builder::with_capacity(rows),
+            dropped_events: UInt32Builder::with_capacity(rows),
+            dropped_links: UInt32Builder::with_capacity(rows),
+            resources: BinaryBuilder::with_capacity(rows, rows * 64),
+            scopes: BinaryBuilder::with_capacity(rows, rows * 16),
+            attributes: BinaryBuilder::with_capacity(rows, rows * 128),
+            events: BinaryBuilder::with_capacity(rows, 0),
+            links: BinaryBuilder::with_capacity(rows, 0),
+            buffer: Vec::new(),
+        }
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(trace_ids.finish()),
-        Arc::new(span_ids.finish()),
-        Arc::new(parents.finish()),
-        Arc::new(names.finish()),
-        Arc::new(kinds.finish()),
-        Arc::new(starts.finish()),
-        Arc::new(ends.finish()),
-        Arc::new(status_codes.finish()),
-        Arc::new(status_messages.finish()),
-        Arc::new(trace_states.finish()),
-        Arc::new(flags.finish()),
-        Arc::new(dropped_attributes.finish()),
-        Arc::new(dropped_events.finish()),
-        Arc::new(dropped_links.finish()),
-        Arc::new(service_names.finish()),
-        Arc::new(resources.finish()),
-        Arc::new(scopes.finish()),
-        Arc::new(attributes.finish()),
-        Arc::new(events.finish()),
-        Arc::new(links.finish()),
-    ];
-    RecordBatch::try_new(block_schema(), columns)
+
+    fn append_trace(&mut self, view: &TraceView<'_>) {
+        let resources: Vec<Vec<u8>> = view
+            .resources
+            .iter()
+            .map(|batch| encode_resource(batch))
+            .collect();
+        let scopes: Vec<Vec<Vec<u8>>> = view
+            .resources
+            .iter()
+            .map(|batch| batch.scope_spans.iter().map(encode_scope).collect())
+            .collect();
+        for row in &view.rows {
+            let span = row.span;
+            self.trace_states.append_value(&span.trace_state);
+            self.flags.append_value(span.flags);
+            self.dropped_attributes
+                .append_value(span.dropped_attributes_count);
+            self.dropped_events.append_value(span.dropped_events_count);
+            self.dropped_links.append_value(span.dropped_links_count);
+            let resource = resources.get(row.resource).map(Vec::as_slice);
+            self.resources.append_value(resource.unwrap_or_default());
+            let scope = scopes
+                .get(row.resource)
+                .and_then(|scopes| scopes.get(row.scope))
+                .map(Vec::as_slice);
+            self.scopes.append_value(scope.unwrap_or_default());
+            encode_as_list(&span.attributes, &mut self.buffer);
+            self.attributes.append_value(&self.buffer);
+            encode_as_list(&span.events, &mut self.buffer);
+            self.events.append_value(&self.buffer);
+            encode_as_list(&span.links, &mut self.buffer);
+            self.links.append_value(&self.buffer);
+        }
+    }
+
+    /// The columns, in [`BLOB_FIELDS`] order.
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(self.trace_states.finish()),
+            Arc::new(self.flags.finish()),
+            Arc::new(self.dropped_attributes.finish()),
+            Arc::new(self.dropped_events.finish()),
+            Arc::new(self.dropped_links.finish()),
+            Arc::new(self.resources.finish()),
+            Arc::new(self.scopes.finish()),
+            Arc::new(self.attributes.finish()),
+            Arc::new(self.events.finish()),
+            Arc::new(self.links.finish()),
+        ]
+    }
+}
+
+/// Builds one record batch of the block schema from whole traces (ids ascending, each id once).
+pub fn traces_to_batch(traces: &[(TraceId, Trace)]) -> Result<RecordBatch, ArrowError> {
+    let count = traces.iter().map(|(_, trace)| trace.span_count()).sum();
+    let mut search = SearchColumnsBuilder::with_capacity(count);
+    let mut blobs = BlobColumnsBuilder::with_capacity(count);
+    let mut view = TraceView::default();
+    for (trace_id, trace) in traces {
+        view.load(&trace.resource_spans);
+        search.append_trace(trace_id, &view)?;
+        blobs.append_trace(&view);
+    }
+    let search_columns = search.finish()?;
+    let blob_columns = blobs.finish();
+    let search_fields = search_schema();
+    let schema = block_schema();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        let column = match search_fields.index_of(name) {
+            Ok(index) => search_columns.get(index),
+            Err(_) => BLOB_FIELDS
+                .iter()
+                .position(|(blob, _)| *blob == name)
+                .and_then(|index| blob_columns.get(index)),
+        };
+        let column = column.ok_or_else(|| {
+            ArrowError::SchemaError(format!("no builder for block column {name}"))
+        })?;
+        columns.push(Arc::clone(column));
+    }
+    RecordBatch::try_new(schema, columns)
 }
 
 /// A span read back, with its encoded resource and scope for regrouping.
@@ -243,12 +285,48 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, S
         .ok_or_else(|| format!("column {name} is missing or has the wrong type"))
 }
 
-/// Decodes the spans of a record batch read with the full schema.
+/// A string column that is a dictionary (this format) or plain (earlier formats).
+enum Names<'a> {
+    Plain(&'a StringArray),
+    Dictionary(&'a Int32Array, &'a StringArray),
+}
+
+impl<'a> Names<'a> {
+    fn of(array: &'a ArrayRef) -> Result<Self, String> {
+        if let Some(plain) = array.as_string_opt::<i32>() {
+            return Ok(Names::Plain(plain));
+        }
+        let dictionary = array
+            .as_dictionary_opt::<Int32Type>()
+            .ok_or_else(|| format!("column {NAME} has the wrong type"))?;
+        let values = dictionary
+            .values()
+            .as_string_opt::<i32>()
+            .ok_or_else(|| format!("column {NAME} has the wrong type"))?;
+        Ok(Names::Dictionary(dictionary.keys(), values))
+    }
+
+    fn value(&self, row: usize) -> &'a str {
+        match self {
+            Names::Plain(array) => array.value(row),
+            Names::Dictionary(keys, values) => usize::try_from(keys.value(row))
+                .ok()
+                .filter(|key| *key < values.len())
+                .map(|key| values.value(key))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Decodes the spans of a record batch read with (at least) [`TRACE_BY_ID_COLUMNS`].
 pub fn batch_to_spans(batch: &RecordBatch) -> Result<Vec<ReadSpan>, String> {
     let trace_ids = column::<FixedSizeBinaryArray>(batch, TRACE_ID)?;
     let span_ids = column::<FixedSizeBinaryArray>(batch, SPAN_ID)?;
     let parents = column::<BinaryArray>(batch, PARENT_SPAN_ID)?;
-    let names = column::<StringArray>(batch, NAME)?;
+    let names = batch
+        .column_by_name(NAME)
+        .ok_or_else(|| format!("column {NAME} is missing"))?;
+    let names = Names::of(names)?;
     let kinds = column::<Int32Array>(batch, KIND)?;
     let starts = column::<UInt64Array>(batch, START)?;
     let ends = column::<UInt64Array>(batch, END)?;

@@ -16,7 +16,7 @@ use vivace_proto::tempopb::Trace;
 use super::*;
 use crate::backend::ObjectStoreBackend;
 
-fn value_strategy() -> impl Strategy<Value = any_value::Value> {
+pub(super) fn value_strategy() -> impl Strategy<Value = any_value::Value> {
     let leaf = prop_oneof![
         ".{0,12}".prop_map(any_value::Value::StringValue),
         any::<bool>().prop_map(any_value::Value::BoolValue),
@@ -63,7 +63,7 @@ fn attributes_strategy() -> impl Strategy<Value = Vec<KeyValue>> {
     })
 }
 
-fn event_strategy() -> impl Strategy<Value = span::Event> {
+pub(super) fn event_strategy() -> impl Strategy<Value = span::Event> {
     (any::<u64>(), ".{0,6}", attributes_strategy(), any::<u32>()).prop_map(
         |(time_unix_nano, name, attributes, dropped_attributes_count)| span::Event {
             time_unix_nano,
@@ -74,7 +74,7 @@ fn event_strategy() -> impl Strategy<Value = span::Event> {
     )
 }
 
-fn link_strategy() -> impl Strategy<Value = span::Link> {
+pub(super) fn link_strategy() -> impl Strategy<Value = span::Link> {
     (
         proptest::collection::vec(any::<u8>(), 16),
         proptest::collection::vec(any::<u8>(), 8),
@@ -233,9 +233,9 @@ fn traces_strategy() -> impl Strategy<Value = Vec<(TraceId, Trace)>> {
 
 /// Everything a span carries with it, comparable: (resource spans without scope spans, scope
 /// spans without spans, span), spans sorted.
-type CanonicalSpan = (ResourceSpans, ScopeSpans, Span);
+pub(super) type CanonicalSpan = (ResourceSpans, ScopeSpans, Span);
 
-fn canonical(trace: &Trace) -> Vec<CanonicalSpan> {
+pub(super) fn canonical(trace: &Trace) -> Vec<CanonicalSpan> {
     let mut spans = Vec::new();
     for batch in &trace.resource_spans {
         let resource = ResourceSpans {
@@ -290,7 +290,7 @@ pub(super) fn small_config() -> BlockConfig {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

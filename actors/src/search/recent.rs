@@ -1,0 +1,120 @@
+//! Searching an ingester's recent data: its live and head traces, and the blocks it has cut but
+//! not yet dropped, as search columns built in memory.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::RecordBatch;
+use bytes::Bytes;
+use vivace_engine::tags::{TagScope, TypedValue, collect_tag_names, collect_tag_values};
+use vivace_proto::cluster::{ScopeTags, TagValue, TagsAnswer, TagsQuery};
+use vivace_proto::ids::TraceId;
+use vivace_proto::tempopb_search as pb;
+
+use super::combine::SearchCombiner;
+use super::exec::PreparedSearch;
+use super::tag_query::PreparedTags;
+use crate::combine::TraceCombiner;
+
+/// Search columns of a set of traces, with the encoded bytes they came from.
+#[derive(Debug, Clone)]
+pub struct SearchBatch {
+    pub batch: RecordBatch,
+    pub bytes: u64,
+}
+
+/// Builds search columns from traces held as encoded fragments.
+pub fn build_batch<'a>(
+    traces: impl IntoIterator<Item = (TraceId, &'a [Bytes])>,
+) -> Result<SearchBatch, String> {
+    let mut bytes = 0u64;
+    let mut decoded = Vec::new();
+    for (trace_id, fragments) in traces {
+        let mut combiner = TraceCombiner::new();
+        for fragment in fragments {
+            bytes += fragment.len() as u64;
+            combiner.add_encoded(fragment);
+        }
+        decoded.push((trace_id, combiner.finish()));
+    }
+    decoded.sort_by_key(|(trace_id, _)| *trace_id);
+    let batch = vivace_storage::block::search_batch(decoded)
+        .map_err(|error| format!("building search columns failed: {error}"))?;
+    Ok(SearchBatch { batch, bytes })
+}
+
+/// A search batch built once, on first use (for blocks that no longer change).
+#[derive(Debug, Default)]
+pub struct LazyBatch {
+    cell: OnceLock<Result<Arc<SearchBatch>, String>>,
+}
+
+impl LazyBatch {
+    pub fn get_or_build(
+        &self,
+        build: impl FnOnce() -> Result<SearchBatch, String>,
+    ) -> Result<Arc<SearchBatch>, String> {
+        self.cell.get_or_init(|| build().map(Arc::new)).clone()
+    }
+}
+
+/// What a recent-data query runs over.
+pub struct RecentData {
+    pub batches: Vec<Arc<SearchBatch>>,
+}
+
+/// Searches recent data.
+pub fn search(data: &RecentData, search: &PreparedSearch) -> Result<pb::SearchResponse, String> {
+    let mut combiner = SearchCombiner::new(0, search.options.spans_per_spanset);
+    for batch in &data.batches {
+        combiner.add(search.search_batch(&batch.batch, batch.bytes)?);
+    }
+    let mut answer = combiner.finish();
+    if search.limit > 0 {
+        answer.traces.truncate(search.limit);
+    }
+    Ok(answer)
+}
+
+/// Tag names or values of recent data.
+pub fn tags(data: &RecentData, query: &TagsQuery) -> Result<TagsAnswer, String> {
+    let prepared = PreparedTags::new(query)?;
+    let mut answer = TagsAnswer::default();
+    let filter = prepared.filter.as_ref();
+    match &prepared.attribute {
+        None => {
+            for scope in &prepared.scopes {
+                let mut names = BTreeSet::new();
+                for batch in &data.batches {
+                    if *scope == TagScope::Intrinsic || batch.batch.num_rows() > 0 {
+                        collect_tag_names(&batch.batch, *scope, filter, &mut names)
+                            .map_err(|error| error.to_string())?;
+                    }
+                }
+                answer.scopes.push(ScopeTags {
+                    scope: scope.as_str().to_owned(),
+                    names: names.into_iter().collect(),
+                });
+            }
+        }
+        Some(attribute) => {
+            let mut values: BTreeSet<TypedValue> = BTreeSet::new();
+            for batch in &data.batches {
+                if batch.batch.num_rows() == 0 {
+                    continue;
+                }
+                collect_tag_values(&batch.batch, attribute, filter, prepared.limit, &mut values)
+                    .map_err(|error| error.to_string())?;
+            }
+            answer.values = values
+                .into_iter()
+                .map(|value| TagValue {
+                    r#type: value.kind.to_owned(),
+                    value: value.value,
+                })
+                .collect();
+        }
+    }
+    answer.inspected_bytes = data.batches.iter().map(|batch| batch.bytes).sum();
+    Ok(answer)
+}
