@@ -321,7 +321,7 @@ async fn search_finds_acknowledged_traces_in_recent_data_and_in_blocks() {
 
     node.ingester.send(FlushAll).await.expect("flush requested");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while node.blocklist.len() < 1 {
+    while node.blocklist.is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "no block in time");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -38,7 +38,7 @@ pub(crate) fn static_number(value: &Static) -> Option<Number> {
     }
 }
 
-fn ordering_holds(op: BinaryOp, ordering: Option<std::cmp::Ordering>) -> bool {
+pub(crate) fn ordering_holds(op: BinaryOp, ordering: Option<std::cmp::Ordering>) -> bool {
     use std::cmp::Ordering::{Equal, Greater, Less};
     match (op, ordering) {
         (_, None) => false,

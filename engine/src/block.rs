@@ -136,6 +136,40 @@ async fn may_hold(
     }
 }
 
+/// The query's columns for one row group, without the generic attribute lists whose bloom
+/// filters say none of the keys the query reads is there.
+async fn row_group_projection(
+    reader: &BlockReader,
+    row_group: usize,
+    query: &CompiledQuery,
+    projection: &[&'static str],
+) -> Result<Vec<&'static str>, EngineError> {
+    let mut columns = Vec::with_capacity(projection.len());
+    for column in projection {
+        let keys = query.list_keys().get(column);
+        let has_bloom = *column == columns::SPAN_ATTRS || *column == columns::RESOURCE_ATTRS;
+        let Some(keys) = keys.filter(|_| has_bloom) else {
+            columns.push(*column);
+            continue;
+        };
+        let leaf = vivace_storage::block::search_schema::attr_key_leaf(column);
+        let mut any_present = false;
+        for key in keys {
+            if reader
+                .column_bloom_may_contain(row_group, &leaf, key.as_bytes())
+                .await?
+            {
+                any_present = true;
+                break;
+            }
+        }
+        if any_present {
+            columns.push(*column);
+        }
+    }
+    Ok(columns)
+}
+
 /// Searches the row groups of a block that `search` covers.
 pub async fn search_block(
     reader: &BlockReader,
@@ -169,7 +203,8 @@ pub async fn search_block(
             stats.row_groups_pruned += 1;
             continue;
         }
-        let scanned = reader.scan(&[row_group], &projection).await?;
+        let columns = row_group_projection(reader, row_group, query, &projection).await?;
+        let scanned = reader.scan(&[row_group], &columns).await?;
         stats.row_groups_read += 1;
         stats.inspected_bytes += scanned.bytes_read;
         for batch in &scanned.batches {

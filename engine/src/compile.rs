@@ -1,7 +1,7 @@
 //! A query prepared for evaluation: regexes compiled, the columns it reads, the attributes its
 //! results show.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use vivace_storage::block::search_schema as columns;
 use vivace_traceql::{
@@ -76,8 +76,19 @@ pub struct CompiledQuery {
     /// Attributes shown on returned spans, in first-use order.
     pub(crate) shown: Vec<Attribute>,
     columns: BTreeSet<&'static str>,
+    /// Keys read from each generic attribute list.
+    list_keys: BTreeMap<&'static str, BTreeSet<String>>,
     structural: bool,
 }
+
+/// The generic attribute lists.
+const GENERIC_LISTS: [&str; 5] = [
+    columns::SPAN_ATTRS,
+    columns::RESOURCE_ATTRS,
+    columns::SCOPE_ATTRS,
+    columns::EVENT_ATTRS,
+    columns::LINK_ATTRS,
+];
 
 /// Columns every search reads: trace boundaries, results and service statistics.
 const ALWAYS: &[&str] = &[
@@ -102,6 +113,7 @@ impl CompiledQuery {
             regexes: Regexes::default(),
             shown: Vec::new(),
             columns: ALWAYS.iter().copied().collect(),
+            list_keys: BTreeMap::new(),
             structural: false,
         };
         match &query.body {
@@ -131,6 +143,12 @@ impl CompiledQuery {
     /// Whether the query relates spans by the tree (structural spanset operators).
     pub fn structural(&self) -> bool {
         self.structural
+    }
+
+    /// The keys the query reads from each generic attribute list it reads. A block scan may leave
+    /// out a list none of whose keys a row group holds: the engine reads a missing list as empty.
+    pub fn list_keys(&self) -> &BTreeMap<&'static str, BTreeSet<String>> {
+        &self.list_keys
     }
 
     /// The query.
@@ -222,7 +240,18 @@ impl CompiledQuery {
     }
 
     fn attribute(&mut self, attribute: &Attribute, show: bool) -> Result<(), EngineError> {
-        self.columns.extend(columns_of(attribute)?);
+        let attribute_columns = columns_of(attribute)?;
+        if let Attribute::Custom(custom) = attribute {
+            for column in &attribute_columns {
+                if GENERIC_LISTS.contains(column) {
+                    self.list_keys
+                        .entry(column)
+                        .or_default()
+                        .insert(custom.name.clone());
+                }
+            }
+        }
+        self.columns.extend(attribute_columns);
         let shown_already = self.shown.contains(attribute);
         let plain_field = matches!(
             attribute,

@@ -260,6 +260,30 @@ fn kernel(op: BinaryOp, left: &dyn Datum, right: &dyn Datum) -> Result<BooleanAr
     Ok(without_nulls(&result))
 }
 
+/// Float comparison with IEEE semantics (`-0 = 0`; NaN compares false), unlike arrow's total
+/// order; null elements compare false.
+fn float_kernel(op: BinaryOp, values: &Float64Array, bound: impl Fn(usize) -> f64) -> BooleanArray {
+    let mut bits = BooleanBufferBuilder::new(values.len());
+    for index in 0..values.len() {
+        let holds = values.is_valid(index)
+            && crate::arith::ordering_holds(op, values.value(index).partial_cmp(&bound(index)));
+        bits.append(holds);
+    }
+    BooleanArray::new(bits.finish(), None)
+}
+
+/// Row-wise float comparison of two arrays (nulls on either side compare false).
+fn float_kernel_rows(op: BinaryOp, left: &Float64Array, right: &Float64Array) -> BooleanArray {
+    let mut bits = BooleanBufferBuilder::new(left.len());
+    for index in 0..left.len() {
+        let holds = left.is_valid(index)
+            && right.is_valid(index)
+            && crate::arith::ordering_holds(op, left.value(index).partial_cmp(&right.value(index)));
+        bits.append(holds);
+    }
+    BooleanArray::new(bits.finish(), None)
+}
+
 fn or_into(
     accumulated: Option<BooleanArray>,
     next: BooleanArray,
@@ -286,9 +310,7 @@ pub(crate) fn compare_with_static(
     if let Some(number) = numeric {
         if let Some(ints) = &values.int {
             let result = match number {
-                crate::arith::Number::Float(float) => {
-                    kernel(op, &as_f64(ints), &Float64Array::new_scalar(float))?
-                }
+                crate::arith::Number::Float(float) => float_kernel(op, &as_f64(ints), |_| float),
                 crate::arith::Number::Int(int) | crate::arith::Number::Duration(int) => {
                     kernel(op, ints, &Int64Array::new_scalar(int))?
                 }
@@ -296,13 +318,14 @@ pub(crate) fn compare_with_static(
             mask = Some(or_into(mask, result)?);
         }
         if let Some(floats) = &values.float {
-            let result = kernel(op, floats, &Float64Array::new_scalar(number.as_f64()))?;
+            let bound = number.as_f64();
+            let result = float_kernel(op, floats, |_| bound);
             mask = Some(or_into(mask, result)?);
         }
         if let Some(durations) = &values.duration {
             let result = match number {
                 crate::arith::Number::Float(float) => {
-                    kernel(op, &as_f64(durations), &Float64Array::new_scalar(float))?
+                    float_kernel(op, &as_f64(durations), |_| float)
                 }
                 crate::arith::Number::Int(int) | crate::arith::Number::Duration(int) => {
                     kernel(op, durations, &Int64Array::new_scalar(int))?
@@ -384,7 +407,7 @@ fn compare_rows(op: BinaryOp, left: &Values, right: &Values) -> Result<BooleanAr
             let result = if left_float || right_float {
                 let left_f = to_f64(&left_array);
                 let right_f = to_f64(&right_array);
-                kernel(op, &left_f, &right_f)?
+                float_kernel_rows(op, &left_f, &right_f)
             } else {
                 kernel(op, &left_array, &right_array)?
             };

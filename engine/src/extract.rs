@@ -241,8 +241,12 @@ impl<'a> BatchView<'a> {
         Ok(Values::elements(self.rows(), rows, slot, taken))
     }
 
-    /// The entries of a generic attribute list with the given key.
+    /// The entries of a generic attribute list with the given key. A list left out of the batch
+    /// (a scan that knew no row holds the key) has none.
     fn generic(&self, column: &str, key: &str) -> Result<Values, EngineError> {
+        if self.batch.column_by_name(column).is_none() {
+            return Ok(Values::empty(self.rows()));
+        }
         let list = self.list(column)?;
         let entries = list
             .values()

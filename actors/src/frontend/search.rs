@@ -59,6 +59,15 @@ pub fn row_group_ranges(
         .collect()
 }
 
+/// Whether a block has search columns (blocks of earlier formats are only read by trace id).
+fn searchable(meta: &vivace_storage::block::BlockMeta) -> bool {
+    let current = meta.format == vivace_storage::block::BLOCK_FORMAT;
+    if !current {
+        tracing::debug!(block = %meta.block_id, format = %meta.format, "block format has no search columns; skipped");
+    }
+    current
+}
+
 impl Frontend {
     /// The jobs of a search, recent data first, then blocks newest first.
     fn plan_search(&self, tenant: &str, request: &pb::SearchRequest) -> (Vec<SearchJob>, u32, u64) {
@@ -75,6 +84,7 @@ impl Frontend {
             Some(i64::from(request.start)),
             Some(i64::from(request.end)),
         );
+        blocks.retain(searchable);
         blocks.sort_by_key(|meta| std::cmp::Reverse(meta.end_time));
         let total_bytes = blocks.iter().map(|meta| meta.size).sum();
         let block_count = u32::try_from(blocks.len()).unwrap_or(u32::MAX);
@@ -167,11 +177,16 @@ impl Frontend {
             block_id: None,
         }];
         if query.start_seconds != 0 || query.end_seconds != 0 {
-            for meta in self.blocklist.blocks(
-                &request.tenant,
-                Some(i64::from(query.start_seconds)),
-                Some(i64::from(query.end_seconds)),
-            ) {
+            for meta in self
+                .blocklist
+                .blocks(
+                    &request.tenant,
+                    Some(i64::from(query.start_seconds)),
+                    Some(i64::from(query.end_seconds)),
+                )
+                .into_iter()
+                .filter(searchable)
+            {
                 jobs.push(TagsJob {
                     tenant: request.tenant.clone(),
                     query: query.clone(),
