@@ -2,6 +2,7 @@
 //! columns the query reads are fetched and evaluated.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
@@ -170,7 +171,22 @@ async fn row_group_projection(
     Ok(columns)
 }
 
-/// Searches the row groups of a block that `search` covers.
+/// Runs CPU-heavy work (evaluating a row group) away from the caller's async runtime.
+pub trait Offload: Send + Sync {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>);
+}
+
+/// Runs the work in place.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Inline;
+
+impl Offload for Inline {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
+        job();
+    }
+}
+
+/// Searches the row groups of a block that `search` covers, evaluating in place.
 pub async fn search_block(
     reader: &BlockReader,
     query: &CompiledQuery,
@@ -178,6 +194,59 @@ pub async fn search_block(
     search: &BlockSearch,
     options: &EvalOptions,
 ) -> Result<(Vec<TraceMatch>, SearchStats), EngineError> {
+    search_row_groups(reader, query, need, search, |batches| {
+        let found: Result<Vec<Vec<TraceMatch>>, EngineError> = batches
+            .iter()
+            .map(|batch| evaluate_batch(query, batch, options))
+            .collect();
+        std::future::ready(found.map(|lists| lists.into_iter().flatten().collect()))
+    })
+    .await
+}
+
+/// Searches the row groups of a block that `search` covers, each row group evaluated by
+/// `offload` (a blocking pool) while the caller's runtime only waits.
+pub async fn search_block_offloaded(
+    reader: &BlockReader,
+    query: &Arc<CompiledQuery>,
+    need: &Need,
+    search: &BlockSearch,
+    options: &EvalOptions,
+    offload: &dyn Offload,
+) -> Result<(Vec<TraceMatch>, SearchStats), EngineError> {
+    search_row_groups(reader, query, need, search, |batches| {
+        let (sender, receiver) = futures::channel::oneshot::channel();
+        let shared = Arc::clone(query);
+        let options = *options;
+        offload.spawn(Box::new(move || {
+            let found: Result<Vec<TraceMatch>, EngineError> = batches
+                .iter()
+                .map(|batch| evaluate_batch(&shared, batch, &options))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|lists| lists.into_iter().flatten().collect());
+            let _ignored_if_caller_gone = sender.send(found);
+        }));
+        async move {
+            receiver.await.map_err(|_| {
+                EngineError::Unsupported("an evaluation that stopped without an answer".to_owned())
+            })?
+        }
+    })
+    .await
+}
+
+/// The row-group loop shared by both searches: pruning, reading, then `evaluate` on the batches.
+async fn search_row_groups<F, Fut>(
+    reader: &BlockReader,
+    query: &CompiledQuery,
+    need: &Need,
+    search: &BlockSearch,
+    evaluate: F,
+) -> Result<(Vec<TraceMatch>, SearchStats), EngineError>
+where
+    F: Fn(Vec<arrow_array::RecordBatch>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<TraceMatch>, EngineError>>,
+{
     let meta = reader.parquet_metadata().await?;
     let total = meta.num_row_groups();
     let range = search
@@ -210,10 +279,10 @@ pub async fn search_block(
         for batch in &scanned.batches {
             stats.inspected_spans += batch.num_rows() as u64;
             stats.inspected_traces += count_traces(batch);
-            for found in evaluate_batch(query, batch, options)? {
-                if overlaps(&found, search.time_range) {
-                    matches.push(found);
-                }
+        }
+        for found in evaluate(scanned.batches).await? {
+            if overlaps(&found, search.time_range) {
+                matches.push(found);
             }
         }
         if search.limit > 0 && matches.len() >= search.limit {

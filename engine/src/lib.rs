@@ -75,7 +75,10 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-pub use block::{BlockSearch, SearchStats, count_traces, overlaps, search_block};
+pub use block::{
+    BlockSearch, Inline, Offload, SearchStats, count_traces, overlaps, search_block,
+    search_block_offloaded,
+};
 pub use compile::{CompiledQuery, columns_of};
 pub use error::EngineError;
 pub use result::{ServiceStats, SpanMatch, SpansetMatch, TraceMatch, Value};

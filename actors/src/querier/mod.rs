@@ -101,6 +101,8 @@ pub struct Querier {
     blocklist: Arc<BlockList>,
     recent: Arc<dyn RecentTraces>,
     metrics: ComponentMetrics,
+    /// Where block evaluation runs (off the async runtime).
+    blocking: Arc<dyn crate::seams::BlockingPool>,
 }
 
 impl Querier {
@@ -117,7 +119,14 @@ impl Querier {
             blocklist,
             recent,
             metrics,
+            blocking: Arc::new(crate::seams::TokioBlockingPool),
         }
+    }
+
+    /// Replaces the pool block evaluation runs on.
+    pub fn with_blocking_pool(mut self, pool: Arc<dyn crate::seams::BlockingPool>) -> Self {
+        self.blocking = pool;
+        self
     }
 
     /// Finds a trace in recent data and blocks, combined without duplicate spans.

@@ -73,7 +73,7 @@ impl Querier {
         let (reader, counting) = self.counted_reader(meta);
         let range = row_groups.start as usize..row_groups.end as usize;
         let mut answer = prepared
-            .search_block(&reader, Some(range))
+            .search_block(&reader, Some(range), self.blocking.as_ref())
             .await
             .map_err(|error| {
                 self.metrics.block_read_errors.inc();

@@ -11,6 +11,7 @@ use vivace_proto::tempopb_search as pb;
 use vivace_storage::block::BlockReader;
 
 use super::convert::trace_metadata;
+use crate::seams::BlockingPool;
 
 /// Spans per spanset when the request leaves it at 0.
 pub const DEFAULT_SPANS_PER_SPANSET: u32 = 3;
@@ -18,7 +19,7 @@ pub const DEFAULT_SPANS_PER_SPANSET: u32 = 3;
 /// A search request prepared for evaluation.
 #[derive(Debug)]
 pub struct PreparedSearch {
-    pub query: CompiledQuery,
+    pub query: Arc<CompiledQuery>,
     pub need: Need,
     pub options: EvalOptions,
     pub limit: usize,
@@ -114,7 +115,7 @@ pub fn prepare(request: &pb::SearchRequest) -> Result<PreparedSearch, String> {
         )
     });
     Ok(PreparedSearch {
-        query: compiled,
+        query: Arc::new(compiled),
         need,
         options: EvalOptions {
             spans_per_spanset: spans_per_spanset as usize,
@@ -179,27 +180,40 @@ impl PreparedSearch {
         Ok(self.respond(found, &stats))
     }
 
-    /// Searches row groups `row_groups` of a block.
+    /// Searches row groups `row_groups` of a block; each row group is evaluated on `pool`.
     pub async fn search_block(
         &self,
         reader: &BlockReader,
         row_groups: Option<std::ops::Range<usize>>,
+        pool: &dyn BlockingPool,
     ) -> Result<pb::SearchResponse, String> {
         let search = BlockSearch {
             row_groups,
             time_range: self.time_range,
             limit: self.limit,
         };
-        let (found, stats) =
-            vivace_engine::search_block(reader, &self.query, &self.need, &search, &self.options)
-                .await
-                .map_err(|error| error.to_string())?;
+        let (found, stats) = vivace_engine::search_block_offloaded(
+            reader,
+            &self.query,
+            &self.need,
+            &search,
+            &self.options,
+            &PoolOffload(pool),
+        )
+        .await
+        .map_err(|error| error.to_string())?;
         Ok(self.respond(found, &stats))
     }
 }
 
-/// A prepared search shared by the tasks of one job.
-pub type SharedSearch = Arc<PreparedSearch>;
+/// The engine's offloading through a blocking pool.
+struct PoolOffload<'a>(&'a dyn BlockingPool);
+
+impl vivace_engine::Offload for PoolOffload<'_> {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
+        self.0.spawn(job);
+    }
+}
 
 #[cfg(test)]
 mod tests {
