@@ -10,6 +10,7 @@ mod config;
 mod http;
 mod ingest;
 mod settings;
+mod streaming;
 mod telemetry;
 
 use std::process::ExitCode;

@@ -4,6 +4,7 @@ files on disk are survived."""
 import gzip
 import json
 import shutil
+import time
 
 import grpc
 
@@ -152,7 +153,11 @@ def test_tenants_are_required_and_isolated(vivace_factory):
     assert http_get(node.url("/api/traces/" + a_hex), {"X-Scope-OrgID": "../etc"})[0] == 400
     # Tenants stay apart in blocks too.
     node.flush_and_wait()
-    assert node.block_dirs("team-a") and node.block_dirs("team-b")
+    # One flush round writes the tenants' blocks one after the other: wait for both.
+    deadline = time.monotonic() + 30
+    while not (node.block_dirs("team-a") and node.block_dirs("team-b")):
+        assert time.monotonic() < deadline, "both tenants' blocks flushed"
+        time.sleep(0.05)
     assert not (node.blocks_dir / "single-tenant").exists()
     assert_traces_equal(node, {a_hex: expected_a}, "?mode=blocks", headers={"X-Scope-OrgID": "team-a"})
     assert http_get(node.url(f"/api/traces/{a_hex}?mode=blocks"), {"X-Scope-OrgID": "team-b"})[0] == 404

@@ -166,11 +166,17 @@ pub async fn run(settings: NodeSettings) -> anyhow::Result<()> {
         channels: Arc::clone(&channels),
     })?;
 
+    let query_settings = crate::config::QuerySettings::from_rendered_yaml(&settings.config_yaml)
+        .map_err(anyhow::Error::msg)?;
     let frontend = target.has(Role::QueryFrontend).then(|| {
-        Arc::new(Frontend::new(
-            Arc::clone(&blocklist),
-            settings.cluster.frontend,
-        ))
+        Arc::new(
+            Frontend::new(Arc::clone(&blocklist), settings.cluster.frontend).with_search_settings(
+                vivace_actors::frontend::SearchSettings {
+                    target_bytes_per_job: query_settings.search_target_bytes_per_job,
+                    ..Default::default()
+                },
+            ),
+        )
     });
     let executor: Option<Arc<dyn JobExecutor>> = actors
         .querier

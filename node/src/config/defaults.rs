@@ -63,6 +63,7 @@ impl Default for ServerConfig {
             http_server_write_timeout: Duration::from_secs(30),
             http_server_idle_timeout: Duration::from_secs(120),
             graceful_shutdown_timeout: Duration::from_secs(30),
+            stream_over_http_enabled: false,
         }
     }
 }

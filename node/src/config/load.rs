@@ -251,6 +251,9 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             format!("{false_positive} is not between 0 and 1"),
         ));
     }
+    if let Err(message) = super::target_bytes_per_job(config) {
+        return Err(invalid(super::TARGET_BYTES_PER_JOB_KEY, message));
+    }
     validate_ingester(config)
 }
 

@@ -169,6 +169,76 @@ impl Config {
     }
 }
 
+/// Default of `query_frontend.search.target_bytes_per_job` (Tempo's 100 MiB).
+pub const DEFAULT_TARGET_BYTES_PER_JOB: u64 = 104_857_600;
+
+/// Settings of the query path that `NodeSettings` does not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuerySettings {
+    /// Serve the gRPC `StreamingQuerier` on the HTTP port too (h2c): Tempo's top-level
+    /// `stream_over_http_enabled`, also accepted as `server.stream_over_http_enabled`.
+    pub stream_over_http_enabled: bool,
+    /// `query_frontend.search.target_bytes_per_job`: bytes of a block one search job reads.
+    pub search_target_bytes_per_job: u64,
+}
+
+/// Where the search job size is configured.
+pub const TARGET_BYTES_PER_JOB_KEY: &str = "query_frontend.search.target_bytes_per_job";
+
+/// `query_frontend.search.target_bytes_per_job`, or why it is not acceptable.
+pub(crate) fn target_bytes_per_job(config: &Config) -> Result<u64, String> {
+    let target = config
+        .query_frontend
+        .get("search")
+        .and_then(|search| search.get("target_bytes_per_job"));
+    match target {
+        None | Some(Value::Null) => Ok(DEFAULT_TARGET_BYTES_PER_JOB),
+        Some(value) => positive_bytes(value)
+            .ok_or_else(|| format!("expected a positive number of bytes, got {value:?}")),
+    }
+}
+
+impl QuerySettings {
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let search_target_bytes_per_job = target_bytes_per_job(config)
+            .map_err(|message| format!("{TARGET_BYTES_PER_JOB_KEY}: {message}"))?;
+        Ok(QuerySettings {
+            stream_over_http_enabled: config.stream_over_http_enabled
+                || config.server.stream_over_http_enabled,
+            search_target_bytes_per_job,
+        })
+    }
+
+    /// Reads them back from the configuration as rendered for `/status/config`
+    /// (`NodeSettings::config_yaml`).
+    pub fn from_rendered_yaml(yaml: &str) -> Result<Self, String> {
+        let config: Config = serde_yaml::from_str(yaml)
+            .map_err(|error| format!("cannot read the configuration back: {error}"))?;
+        Self::from_config(&config)
+    }
+}
+
+/// A byte count written as an integer, a whole float (`1.048576e+08`) or such a string.
+fn positive_bytes(value: &Value) -> Option<u64> {
+    let number = match value {
+        Value::Number(number) => number.as_u64().or_else(|| {
+            number
+                .as_f64()
+                .filter(|float| float.fract() == 0.0 && *float >= 0.0)
+                .map(|float| float as u64)
+        }),
+        Value::String(text) => text.trim().parse::<u64>().ok().or_else(|| {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|float| float.fract() == 0.0 && *float >= 0.0)
+                .map(|float| float as u64)
+        }),
+        _ => None,
+    }?;
+    (number > 0).then_some(number)
+}
+
 /// The loaded configuration and what `main` must do besides running.
 #[derive(Debug)]
 #[allow(

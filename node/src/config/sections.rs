@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests.
     #[serde(with = "go_duration")]
     pub graceful_shutdown_timeout: Duration,
+    /// Also accepted here: Tempo's top-level `stream_over_http_enabled` (gRPC streaming on the
+    /// HTTP port). Either switch turns it on; see [`super::QuerySettings`]. Shown only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream_over_http_enabled: bool,
 }
 
 /// `distributor`: only `receivers` is read; see `receivers.rs` for its semantics.

@@ -185,3 +185,52 @@ fn targets_split_on_commas() {
         vec!["distributor", "ingester", "querier"]
     );
 }
+
+#[test]
+fn query_settings_default_and_round_trip_through_the_rendered_yaml() {
+    let defaults = QuerySettings::from_config(&Config::default()).expect("defaults");
+    assert_eq!(
+        defaults,
+        QuerySettings {
+            stream_over_http_enabled: false,
+            search_target_bytes_per_job: 104_857_600,
+        }
+    );
+    let rendered = Config::default().to_yaml();
+    assert!(!rendered.contains("server:\n  stream_over_http_enabled"));
+    assert_eq!(
+        QuerySettings::from_rendered_yaml(&rendered).expect("round trip"),
+        defaults
+    );
+    for text in [
+        "stream_over_http_enabled: true\n",
+        "server:\n  stream_over_http_enabled: true\n",
+    ] {
+        let loaded = must_load(text, &[]);
+        assert!(loaded.warnings.is_empty(), "{text}: {:?}", loaded.warnings);
+        let settings =
+            QuerySettings::from_rendered_yaml(&loaded.config.to_yaml()).expect("round trip");
+        assert!(settings.stream_over_http_enabled, "{text}");
+    }
+}
+
+#[test]
+fn search_target_bytes_per_job_is_read() {
+    let read = |text: &str| QuerySettings::from_config(&must_load(text, &[]).config);
+    let set =
+        read("query_frontend:\n  search:\n    target_bytes_per_job: 1048576\n").expect("valid");
+    assert_eq!(set.search_target_bytes_per_job, 1_048_576);
+    let float = read("query_frontend:\n  search:\n    target_bytes_per_job: 1.048576e+06\n")
+        .expect("valid");
+    assert_eq!(float.search_target_bytes_per_job, 1_048_576);
+    for bad in ["lots", "0", "-5"] {
+        let text = format!("query_frontend:\n  search:\n    target_bytes_per_job: {bad}\n");
+        let error = load_text(&text, &[]).expect_err("refused at load");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid configuration: query_frontend.search.target_bytes_per_job: "),
+            "{error}"
+        );
+    }
+}

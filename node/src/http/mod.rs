@@ -3,6 +3,8 @@
 mod cluster;
 mod status;
 pub use status::TEMPO_API_VERSION;
+pub mod search;
+pub mod tags;
 pub mod tenant;
 pub mod traces;
 
@@ -73,6 +75,27 @@ pub fn api_router(state: Arc<ApiState>, http_api_prefix: &str) -> Router {
         .route(
             &prefixed(http_api_prefix, "/api/v2/traces/{trace_id}"),
             get(traces::trace_by_id_v2),
+        )
+        .route(
+            &prefixed(http_api_prefix, "/api/search"),
+            get(search::search),
+        )
+        .route(
+            &prefixed(http_api_prefix, "/api/search/tags"),
+            get(tags::tags_v1),
+        )
+        .route(
+            &prefixed(http_api_prefix, "/api/v2/search/tags"),
+            get(tags::tags_v2),
+        )
+        // `{tagName}` may hold `/`: the tail is matched whole and must end with `/values`.
+        .route(
+            &prefixed(http_api_prefix, "/api/search/tag/{*tail}"),
+            get(tags::tag_values_v1_route),
+        )
+        .route(
+            &prefixed(http_api_prefix, "/api/v2/search/tag/{*tail}"),
+            get(tags::tag_values_v2_route),
         )
         .layer(CompressionLayer::new().gzip(true));
     let operations = Router::new()
