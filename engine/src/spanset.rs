@@ -402,10 +402,13 @@ fn number_value(number: Number) -> Value {
     }
 }
 
-/// Group keys compare by value; floats by their bits so every key equals itself.
+/// Group keys compare by value; floats by their bits (after `-0` becomes `0`) so every key,
+/// NaN included, equals itself and `-0` groups with `0`.
 fn same_key(left: &Option<Value>, right: &Option<Value>) -> bool {
     match (left, right) {
-        (Some(Value::Float(a)), Some(Value::Float(b))) => a.to_bits() == b.to_bits(),
+        (Some(Value::Float(a)), Some(Value::Float(b))) => {
+            (a + 0.0).to_bits() == (b + 0.0).to_bits()
+        }
         _ => left == right,
     }
 }

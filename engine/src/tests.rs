@@ -29,6 +29,16 @@ fn int(key: &str, value: i64) -> KeyValue {
     }
 }
 
+fn float(key: &str, value: f64) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::DoubleValue(value)),
+        }),
+        ..KeyValue::default()
+    }
+}
+
 fn strings(key: &str, values: &[&str]) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
@@ -320,4 +330,27 @@ fn pipelines_aggregate_group_and_select() {
         selected[0].spansets[0].spans[0].attributes,
         [("http.status_code".to_owned(), Value::Int(500))]
     );
+}
+
+#[test]
+fn negative_zero_groups_with_zero() {
+    let traces = vec![(
+        [7; 16],
+        Trace {
+            resource_spans: vec![batch(
+                "api",
+                Vec::new(),
+                vec![
+                    span(1, 0, "a", 0, 1).with(float("x", -0.0)),
+                    span(2, 1, "b", 1, 1).with(float("x", 0.0)),
+                ],
+            )],
+        },
+    )];
+    let parsed = vivace_traceql::parse("{ } | by(span.x)").expect("query parses");
+    let compiled = CompiledQuery::new(&parsed).expect("query compiles");
+    let search = vivace_storage::block::search_batch(traces).expect("batch builds");
+    let found = evaluate_batch(&compiled, &search, &EvalOptions::default()).expect("evaluates");
+    assert_eq!(found[0].spansets.len(), 1, "-0 and 0 are one group");
+    assert_eq!(found[0].spansets[0].matched, 2);
 }
