@@ -273,18 +273,25 @@ pub fn columns_of(attribute: &Attribute) -> Result<Vec<&'static str>, EngineErro
     if custom.parent {
         return Err(EngineError::Unsupported("parent attributes".to_owned()));
     }
+    let name = custom.name.as_str();
+    let dedicated_for = |table: &[(&'static str, &'static str, columns::DedicatedType)]| {
+        table
+            .iter()
+            .find(|(_, key, _)| *key == name)
+            .map(|(column, _, _)| *column)
+    };
+    // Only the dedicated column of this key (if any) and the scope's generic list.
     let span = || {
         let mut span = vec![columns::SPAN_ATTRS];
-        span.extend(columns::DEDICATED_SPAN.iter().map(|(column, _, _)| *column));
+        span.extend(dedicated_for(columns::DEDICATED_SPAN));
         span
     };
     let resource = || {
-        let mut resource = vec![columns::RESOURCE_ATTRS, columns::SERVICE_NAME];
-        resource.extend(
-            columns::DEDICATED_RESOURCE
-                .iter()
-                .map(|(column, _, _)| *column),
-        );
+        let mut resource = vec![columns::RESOURCE_ATTRS];
+        if name == "service.name" {
+            resource.push(columns::SERVICE_NAME);
+        }
+        resource.extend(dedicated_for(columns::DEDICATED_RESOURCE));
         resource
     };
     Ok(match custom.scope {

@@ -4,11 +4,16 @@
 //!   and, given the server's pid, its CPU seconds per million spans and peak RSS.
 //! - `vivace bench lookup`: writes traces spread over several flushed blocks, then measures
 //!   trace-by-ID latency (p50/p99) for recent data and for blocks.
+//! - `vivace bench search`: TraceQL search throughput (spans/s per core, bytes read per query)
+//!   and tag latency over flushed blocks it writes to a local-disk store.
+//! - `vivace bench visibility`: how long after an OTLP export is acknowledged a running node's
+//!   `/api/search` finds the trace.
 
 mod generate;
 mod ingest;
 mod lookup;
 mod process;
+mod search;
 
 use std::process::ExitCode;
 
@@ -27,6 +32,10 @@ enum BenchCommand {
     Ingest(ingest::IngestArgs),
     /// Measures trace-by-ID latency for recent data and flushed blocks.
     Lookup(lookup::LookupArgs),
+    /// Measures TraceQL search throughput and tag latency over flushed blocks.
+    Search(search::SearchArgs),
+    /// Measures how long after an acknowledged export a trace is found by search.
+    Visibility(search::visibility::VisibilityArgs),
 }
 
 /// Entry point of `vivace bench ...` (arguments after `bench`).
@@ -58,6 +67,10 @@ pub fn main(args: &[String]) -> ExitCode {
         match parsed.command {
             BenchCommand::Ingest(ingest_args) => ingest::run(ingest_args).await,
             BenchCommand::Lookup(lookup_args) => lookup::run(lookup_args).await,
+            BenchCommand::Search(search_args) => search::run(search_args).await,
+            BenchCommand::Visibility(visibility_args) => {
+                search::visibility::run(visibility_args).await
+            }
         }
     });
     match outcome {

@@ -255,6 +255,45 @@ impl BlockReader {
         if rows == 0 {
             return Ok(None);
         }
+        // Columns whose chunk holds only nulls are not read (decoding an all-null dictionary
+        // column is slow): they are filled with a null array.
+        let all_null = |name: &&str| {
+            leaf_column_index(&metadata, name)
+                .and_then(|leaf| metadata.row_group(row_group).column(leaf).statistics())
+                .and_then(|stats| stats.null_count_opt())
+                .is_some_and(|nulls| usize::try_from(nulls).ok() == Some(rows))
+        };
+        let read_names: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| !all_null(name))
+            .collect();
+        if read_names.len() < names.len() && !read_names.is_empty() {
+            let schema = Arc::clone(reader_metadata.schema());
+            let Some(read) =
+                Box::pin(self.scan_row_group(file, reader_metadata, row_group, &read_names))
+                    .await?
+            else {
+                return Ok(None);
+            };
+            let mut fields = Vec::with_capacity(names.len());
+            let mut arrays = Vec::with_capacity(names.len());
+            for name in names {
+                let field = schema
+                    .field_with_name(name)
+                    .map_err(|error| self.corrupt(error.to_string()))?;
+                let array = match read.column_by_name(name) {
+                    Some(array) => Arc::clone(array),
+                    None => arrow_array::new_null_array(field.data_type(), rows),
+                };
+                fields.push(field.clone());
+                arrays.push(array);
+            }
+            let combined =
+                RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), arrays)
+                    .map_err(|error| self.corrupt(error.to_string()))?;
+            return Ok(Some(combined));
+        }
         let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(file, reader_metadata)
             .with_row_groups(vec![row_group])
             .with_projection(roots_projection(&metadata, names))
