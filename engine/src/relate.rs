@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use arrow_array::Int32Array;
-use vivace_traceql::{BinaryOp, CmpOp, SpansetOp};
+use vivace_traceql::SpansetOp;
 
 /// Nested-set columns of a batch.
 pub(crate) struct NestedSets<'a> {
@@ -204,16 +204,5 @@ pub(crate) fn combine(
                 _ => non_empty(related),
             }
         }
-    }
-}
-
-pub(crate) fn cmp_as_binary(op: CmpOp) -> BinaryOp {
-    match op {
-        CmpOp::Eq => BinaryOp::Eq,
-        CmpOp::Neq => BinaryOp::Neq,
-        CmpOp::Gt => BinaryOp::Gt,
-        CmpOp::Gte => BinaryOp::Gte,
-        CmpOp::Lt => BinaryOp::Lt,
-        CmpOp::Lte => BinaryOp::Lte,
     }
 }

@@ -248,7 +248,7 @@ impl<'a> BatchContext<'a> {
                 let Some(bound) = static_number(bound) else {
                     return Ok(Vec::new());
                 };
-                let op = crate::relate::cmp_as_binary(filter.op);
+                let op = filter.op.as_binary();
                 let mut kept = Vec::with_capacity(sets.len());
                 for mut set in sets {
                     let Some(value) = self.aggregate(aggregate, &set.rows)? else {

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 use std::sync::Arc;
 
-use vivace_engine::tags::{TagScope, TypedValue, collect_tag_names, collect_tag_values};
-use vivace_proto::cluster::{ScopeTags, TagValue, TagsAnswer, TagsQuery};
+use vivace_engine::tags::TagScope;
+use vivace_proto::cluster::{TagsAnswer, TagsQuery};
 use vivace_proto::tempopb_search as pb;
 use vivace_storage::backend::{BlockStore, CountingStore};
 use vivace_storage::block::{BlockMeta, BlockReader, search_schema as columns};
@@ -104,44 +104,8 @@ impl Querier {
             .scan(&row_groups, &projection)
             .await
             .map_err(|error| format!("block {block_id}: {error}"))?;
-        let filter = prepared.filter.as_ref();
-        let mut answer = TagsAnswer::default();
-        match &prepared.attribute {
-            None => {
-                for scope in &prepared.scopes {
-                    let mut names = BTreeSet::new();
-                    for batch in &scanned.batches {
-                        collect_tag_names(batch, *scope, filter, &mut names)
-                            .map_err(|error| error.to_string())?;
-                    }
-                    if *scope == TagScope::Intrinsic && scanned.batches.is_empty() {
-                        names.extend(
-                            vivace_engine::tags::INTRINSIC_TAGS
-                                .iter()
-                                .map(|name| (*name).to_owned()),
-                        );
-                    }
-                    answer.scopes.push(ScopeTags {
-                        scope: scope.as_str().to_owned(),
-                        names: names.into_iter().collect(),
-                    });
-                }
-            }
-            Some(attribute) => {
-                let mut values: BTreeSet<TypedValue> = BTreeSet::new();
-                for batch in &scanned.batches {
-                    collect_tag_values(batch, attribute, filter, prepared.limit, &mut values)
-                        .map_err(|error| error.to_string())?;
-                }
-                answer.values = values
-                    .into_iter()
-                    .map(|value| TagValue {
-                        r#type: value.kind.to_owned(),
-                        value: value.value,
-                    })
-                    .collect();
-            }
-        }
+        let batches: Vec<&arrow_array::RecordBatch> = scanned.batches.iter().collect();
+        let mut answer = prepared.collect(&batches)?;
         answer.inspected_bytes = counting.bytes_read();
         Ok(answer)
     }

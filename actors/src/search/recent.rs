@@ -1,13 +1,11 @@
 //! Searching an ingester's recent data: its live and head traces, and the blocks it has cut but
 //! not yet dropped, as search columns built in memory.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
-use vivace_engine::tags::{TagScope, TypedValue, collect_tag_names, collect_tag_values};
-use vivace_proto::cluster::{ScopeTags, TagValue, TagsAnswer, TagsQuery};
+use vivace_proto::cluster::{TagsAnswer, TagsQuery};
 use vivace_proto::ids::TraceId;
 use vivace_proto::tempopb_search as pb;
 
@@ -79,42 +77,8 @@ pub fn search(data: &RecentData, search: &PreparedSearch) -> Result<pb::SearchRe
 /// Tag names or values of recent data.
 pub fn tags(data: &RecentData, query: &TagsQuery) -> Result<TagsAnswer, String> {
     let prepared = PreparedTags::new(query)?;
-    let mut answer = TagsAnswer::default();
-    let filter = prepared.filter.as_ref();
-    match &prepared.attribute {
-        None => {
-            for scope in &prepared.scopes {
-                let mut names = BTreeSet::new();
-                for batch in &data.batches {
-                    if *scope == TagScope::Intrinsic || batch.batch.num_rows() > 0 {
-                        collect_tag_names(&batch.batch, *scope, filter, &mut names)
-                            .map_err(|error| error.to_string())?;
-                    }
-                }
-                answer.scopes.push(ScopeTags {
-                    scope: scope.as_str().to_owned(),
-                    names: names.into_iter().collect(),
-                });
-            }
-        }
-        Some(attribute) => {
-            let mut values: BTreeSet<TypedValue> = BTreeSet::new();
-            for batch in &data.batches {
-                if batch.batch.num_rows() == 0 {
-                    continue;
-                }
-                collect_tag_values(&batch.batch, attribute, filter, prepared.limit, &mut values)
-                    .map_err(|error| error.to_string())?;
-            }
-            answer.values = values
-                .into_iter()
-                .map(|value| TagValue {
-                    r#type: value.kind.to_owned(),
-                    value: value.value,
-                })
-                .collect();
-        }
-    }
+    let batches: Vec<&RecordBatch> = data.batches.iter().map(|batch| &batch.batch).collect();
+    let mut answer = prepared.collect(&batches)?;
     answer.inspected_bytes = data.batches.iter().map(|batch| batch.bytes).sum();
     Ok(answer)
 }

@@ -1,8 +1,11 @@
 //! A tag-names or tag-values query prepared for evaluation: the attribute (a TraceQL identifier),
 //! the scopes, and the filter read leniently from an incomplete query.
 
+use arrow_array::RecordBatch;
 use std::collections::{BTreeMap, BTreeSet};
-use vivace_engine::tags::TagScope;
+use vivace_engine::tags::{
+    INTRINSIC_TAGS, TagScope, TypedValue, collect_tag_names, collect_tag_values,
+};
 
 use vivace_proto::cluster::{ScopeTags, TagValue, TagsAnswer, TagsQuery};
 use vivace_traceql::{Attribute, FieldExpr, QueryBody, SpansetExpr, Stage};
@@ -124,6 +127,43 @@ pub fn merge_answers(answers: impl IntoIterator<Item = TagsAnswer>, limit: usize
 }
 
 impl PreparedTags {
+    /// Tag names of every asked scope, or the values of the attribute, over `batches` of search
+    /// columns (intrinsic names do not depend on the data).
+    pub fn collect(&self, batches: &[&RecordBatch]) -> Result<TagsAnswer, String> {
+        let filter = self.filter.as_ref();
+        let mut answer = TagsAnswer::default();
+        let Some(attribute) = &self.attribute else {
+            for scope in &self.scopes {
+                let mut names = BTreeSet::new();
+                if *scope == TagScope::Intrinsic {
+                    names.extend(INTRINSIC_TAGS.iter().map(|name| (*name).to_owned()));
+                }
+                for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
+                    collect_tag_names(batch, *scope, filter, &mut names)
+                        .map_err(|error| error.to_string())?;
+                }
+                answer.scopes.push(ScopeTags {
+                    scope: scope.as_str().to_owned(),
+                    names: names.into_iter().collect(),
+                });
+            }
+            return Ok(answer);
+        };
+        let mut values: BTreeSet<TypedValue> = BTreeSet::new();
+        for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
+            collect_tag_values(batch, attribute, filter, self.limit, &mut values)
+                .map_err(|error| error.to_string())?;
+        }
+        answer.values = values
+            .into_iter()
+            .map(|value| TagValue {
+                r#type: value.kind.to_owned(),
+                value: value.value,
+            })
+            .collect();
+        Ok(answer)
+    }
+
     pub fn new(query: &TagsQuery) -> Result<Self, String> {
         let attribute = if query.attribute.is_empty() {
             None

@@ -38,36 +38,9 @@ const V2_SCOPES: [&str; 6] = [
     "instrumentation",
 ];
 
-/// The intrinsic names Tempo's tag APIs list (`pkg/search/util.go` `GetVirtualIntrinsicValues`;
-/// the same list as `vivace_engine::tags::INTRINSIC_TAGS`). They do not depend on the data, so
-/// they are answered here and never queried.
-pub const INTRINSIC_TAGS: [&str; 25] = [
-    "duration",
-    "name",
-    "status",
-    "statusMessage",
-    "kind",
-    "rootServiceName",
-    "rootName",
-    "traceDuration",
-    "event:name",
-    "event:timeSinceStart",
-    "link:spanID",
-    "link:traceID",
-    "instrumentation:name",
-    "instrumentation:version",
-    "trace:id",
-    "span:id",
-    "span:parentID",
-    "span:status",
-    "span:statusMessage",
-    "span:duration",
-    "span:name",
-    "span:kind",
-    "trace:rootName",
-    "trace:rootService",
-    "trace:duration",
-];
+/// The intrinsic names Tempo's tag APIs list (`pkg/search/util.go` `GetVirtualIntrinsicValues`).
+/// They do not depend on the data, so they are answered here and never queried.
+pub use vivace_engine::tags::INTRINSIC_TAGS;
 
 /// Which tag API answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

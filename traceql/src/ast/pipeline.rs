@@ -154,6 +154,18 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    /// The same comparison as a field-expression operator.
+    pub fn as_binary(self) -> super::BinaryOp {
+        match self {
+            Self::Eq => super::BinaryOp::Eq,
+            Self::Neq => super::BinaryOp::Neq,
+            Self::Gt => super::BinaryOp::Gt,
+            Self::Gte => super::BinaryOp::Gte,
+            Self::Lt => super::BinaryOp::Lt,
+            Self::Lte => super::BinaryOp::Lte,
+        }
+    }
+
     /// The operator symbol.
     pub fn as_str(self) -> &'static str {
         match self {

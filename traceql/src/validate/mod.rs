@@ -9,7 +9,7 @@ mod regex;
 
 use self::field::{attribute, check_binary_types, field};
 use crate::ast::{
-    Aggregate, ArithOp, BinaryOp, CmpOp, Pipeline, Query, QueryBody, ScalarExpr, ScalarFilter,
+    Aggregate, ArithOp, BinaryOp, Pipeline, Query, QueryBody, ScalarExpr, ScalarFilter,
     ScalarPipelineExpr, ScalarPipelineFilter, ScalarPipelineOperand, SpansetExpr, SpansetFilter,
     SpansetPipelineExpr, Stage, StaticType,
 };
@@ -86,17 +86,6 @@ fn pipeline_expr(expr: &SpansetPipelineExpr) -> Result<(), ValidateError> {
     }
 }
 
-fn cmp_as_binary(op: CmpOp) -> BinaryOp {
-    match op {
-        CmpOp::Eq => BinaryOp::Eq,
-        CmpOp::Neq => BinaryOp::Neq,
-        CmpOp::Gt => BinaryOp::Gt,
-        CmpOp::Gte => BinaryOp::Gte,
-        CmpOp::Lt => BinaryOp::Lt,
-        CmpOp::Lte => BinaryOp::Lte,
-    }
-}
-
 fn arith_as_binary(op: ArithOp) -> BinaryOp {
     match op {
         ArithOp::Add => BinaryOp::Add,
@@ -170,7 +159,7 @@ fn scalar_filter(filter: &ScalarFilter) -> Result<(), ValidateError> {
     scalar_expr(&filter.lhs)?;
     scalar_expr(&filter.rhs)?;
     check_binary_types(
-        cmp_as_binary(filter.op),
+        filter.op.as_binary(),
         scalar_type(&filter.lhs),
         scalar_type(&filter.rhs),
         filter,
@@ -232,7 +221,7 @@ fn scalar_pipeline_filter(filter: &ScalarPipelineFilter) -> Result<(), ValidateE
         ScalarPipelineOperand::Static(value) => value.static_type(),
     };
     check_binary_types(
-        cmp_as_binary(filter.op),
+        filter.op.as_binary(),
         scalar_pipeline_type(&filter.lhs),
         right,
         filter,
