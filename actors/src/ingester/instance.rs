@@ -71,6 +71,8 @@ pub struct TenantInstance {
     head: HashMap<TraceId, HeldTrace>,
     head_bytes: u64,
     head_started_nanos: Option<u64>,
+    /// Search columns of the head block, built on first use and replaced when the head changes.
+    head_search: std::sync::Arc<crate::search::recent::LazyBatch>,
 }
 
 impl TenantInstance {
@@ -126,6 +128,9 @@ impl TenantInstance {
             self.head_bytes += trace.bytes;
             self.head.entry(*trace_id).or_default().merge(trace);
         }
+        if !idle_ids.is_empty() {
+            self.head_search = Default::default();
+        }
         if !self.head.is_empty() && self.head_started_nanos.is_none() {
             self.head_started_nanos = Some(now_nanos);
         }
@@ -143,6 +148,7 @@ impl TenantInstance {
     /// Takes the head block's traces, leaving it empty.
     pub fn take_head(&mut self) -> (HashMap<TraceId, HeldTrace>, u64) {
         self.head_started_nanos = None;
+        self.head_search = Default::default();
         let bytes = std::mem::take(&mut self.head_bytes);
         (std::mem::take(&mut self.head), bytes)
     }
@@ -161,6 +167,21 @@ impl TenantInstance {
     /// Every trace held (live then head), for a WAL checkpoint.
     pub fn held_traces(&self) -> impl Iterator<Item = (&TraceId, &HeldTrace)> {
         self.live.iter().chain(self.head.iter())
+    }
+
+    /// Live traces (still receiving spans).
+    pub fn live_traces(&self) -> impl Iterator<Item = (&TraceId, &HeldTrace)> {
+        self.live.iter()
+    }
+
+    /// Traces of the head block, and the cache of its search columns.
+    pub fn head_traces(
+        &self,
+    ) -> (
+        impl Iterator<Item = (&TraceId, &HeldTrace)>,
+        &std::sync::Arc<crate::search::recent::LazyBatch>,
+    ) {
+        (self.head.iter(), &self.head_search)
     }
 
     pub fn live_count(&self) -> usize {
@@ -226,5 +247,23 @@ mod tests {
         assert_eq!(head.len(), 1);
         assert_eq!(bytes, 10);
         assert!(instance.find(&[1; 16]).is_empty());
+    }
+
+    #[test]
+    fn head_search_cache_is_replaced_when_the_head_changes() {
+        let mut instance = TenantInstance::default();
+        instance.append(fragment(1, 10), 100);
+        let (_, before) = instance.head_traces();
+        let before = std::sync::Arc::clone(before);
+        assert_eq!(instance.cut_idle(50, false, 200), 0);
+        assert!(std::sync::Arc::ptr_eq(&before, instance.head_traces().1));
+        assert_eq!(instance.cut_idle(100, false, 200), 1);
+        let after_cut = std::sync::Arc::clone(instance.head_traces().1);
+        assert!(!std::sync::Arc::ptr_eq(&before, &after_cut));
+        instance.take_head();
+        assert!(!std::sync::Arc::ptr_eq(
+            &after_cut,
+            instance.head_traces().1
+        ));
     }
 }

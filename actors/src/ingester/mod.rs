@@ -83,26 +83,38 @@ impl CompletingBlock {
     }
 }
 
+/// Traces as their encoded fragments.
+pub type HeldFragments = Vec<(TraceId, Vec<Bytes>)>;
+
 /// A snapshot of what a search of recent data reads (cheap: encoded fragments are shared).
 #[derive(Debug, Default)]
 pub struct SearchSources {
-    pub traces: Vec<(TraceId, Vec<Bytes>)>,
+    /// Live traces: their batch is built for every search.
+    pub live: HeldFragments,
+    /// The head block's cached batch, with its traces when the batch still has to be built.
+    pub head: Option<(Arc<crate::search::recent::LazyBatch>, HeldFragments)>,
     pub blocks: Vec<Arc<CompletingBlock>>,
 }
 
 impl SearchSources {
-    /// Search columns for the snapshot: one batch of the live and head traces, one per block
-    /// (built once per block). CPU-heavy: run it on a blocking thread.
+    /// Search columns for the snapshot: one batch of the live traces, one of the head block and
+    /// one per block (each built once for as long as it does not change). CPU-heavy: run it on a
+    /// blocking thread.
     pub fn batches(&self) -> Result<crate::search::recent::RecentData, String> {
         use crate::search::recent::build_batch;
-        let mut batches = Vec::with_capacity(self.blocks.len() + 1);
-        if !self.traces.is_empty() {
-            let live = build_batch(
-                self.traces
+        let of = |traces: &[(TraceId, Vec<Bytes>)]| {
+            build_batch(
+                traces
                     .iter()
                     .map(|(trace_id, fragments)| (*trace_id, fragments.as_slice())),
-            )?;
-            batches.push(Arc::new(live));
+            )
+        };
+        let mut batches = Vec::with_capacity(self.blocks.len() + 2);
+        if !self.live.is_empty() {
+            batches.push(Arc::new(of(&self.live)?));
+        }
+        if let Some((cached, traces)) = &self.head {
+            batches.push(cached.get_or_build(|| of(traces))?);
         }
         for block in &self.blocks {
             batches.push(block.search.get_or_build(|| {
@@ -307,16 +319,25 @@ impl Ingester {
     /// What a search of a tenant's recent data reads: its live and head traces (encoded
     /// fragments) and its cut blocks not yet dropped.
     pub fn search_sources(&self, tenant: &str) -> SearchSources {
-        let traces = self
-            .tenants
-            .get(tenant)
-            .map(|instance| {
-                instance
-                    .held_traces()
-                    .map(|(trace_id, held)| (*trace_id, held.fragments.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let snapshot = |traces: &mut dyn Iterator<Item = (&TraceId, &HeldTrace)>| {
+            traces
+                .map(|(trace_id, held)| (*trace_id, held.fragments.clone()))
+                .collect::<Vec<_>>()
+        };
+        let (live, head) = match self.tenants.get(tenant) {
+            Some(instance) => {
+                let live = snapshot(&mut instance.live_traces());
+                let (mut head_traces, cached) = instance.head_traces();
+                let head_snapshot = if cached.is_built() {
+                    Vec::new()
+                } else {
+                    snapshot(&mut head_traces)
+                };
+                let head = (instance.head_count() > 0).then(|| (Arc::clone(cached), head_snapshot));
+                (live, head)
+            }
+            None => (Vec::new(), None),
+        };
         let retained = self.flushed.iter().map(|(block, _)| block);
         let blocks = self
             .completing
@@ -325,7 +346,7 @@ impl Ingester {
             .filter(|block| block.tenant == tenant)
             .cloned()
             .collect();
-        SearchSources { traces, blocks }
+        SearchSources { live, head, blocks }
     }
 
     /// WAL records holding everything in memory except the given blocks, so that WAL segments

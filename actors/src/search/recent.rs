@@ -48,6 +48,11 @@ pub struct LazyBatch {
 }
 
 impl LazyBatch {
+    /// Whether the batch was built already.
+    pub fn is_built(&self) -> bool {
+        self.cell.get().is_some()
+    }
+
     pub fn get_or_build(
         &self,
         build: impl FnOnce() -> Result<SearchBatch, String>,
