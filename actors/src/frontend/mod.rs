@@ -94,7 +94,7 @@ pub enum FrontendError {
     #[error("too many outstanding requests")]
     TooManyOutstanding,
     /// HTTP 504.
-    #[error("trace by id query timed out after {0:?}")]
+    #[error("query timed out after {0:?}")]
     Timeout(Duration),
     /// HTTP 400: the request cannot be answered as asked.
     #[error("{0}")]
