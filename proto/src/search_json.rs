@@ -14,97 +14,22 @@
 //!
 //! Map keys come out sorted, as jsonpb sorts them.
 
-use std::collections::BTreeMap;
+use serde_json::Value;
 
-use serde_json::{Map, Value};
-
-use crate::tempo_json::key_values_to_json;
+use crate::tempo_json::{Object as Fields, key_values_to_json};
 use crate::tempopb_search::{
     MetadataMetrics, SearchMetrics, SearchResponse, SearchTagValuesResponse,
     SearchTagValuesV2Response, SearchTagsResponse, SearchTagsV2Response, SearchTagsV2Scope,
     ServiceStats, Span, SpanSet, TagValue, TraceSearchMetadata,
 };
 
-/// Builds one JSON object, skipping default values as jsonpb does.
-#[derive(Default)]
-struct Fields(Map<String, Value>);
-
-impl Fields {
-    fn string(&mut self, key: &str, value: &str) -> &mut Self {
-        if !value.is_empty() {
-            self.0
-                .insert(key.to_owned(), Value::String(value.to_owned()));
-        }
-        self
-    }
-
-    fn u32(&mut self, key: &str, value: u32) -> &mut Self {
-        if value != 0 {
-            self.0.insert(key.to_owned(), Value::from(value));
-        }
-        self
-    }
-
-    fn u64(&mut self, key: &str, value: u64) -> &mut Self {
-        if value != 0 {
-            self.0
-                .insert(key.to_owned(), Value::String(value.to_string()));
-        }
-        self
-    }
-
-    fn array(&mut self, key: &str, values: Vec<Value>) -> &mut Self {
-        if !values.is_empty() {
-            self.0.insert(key.to_owned(), Value::Array(values));
-        }
-        self
-    }
-
-    fn strings(&mut self, key: &str, values: &[String]) -> &mut Self {
-        self.array(
-            key,
-            values
-                .iter()
-                .map(|text| Value::String(text.clone()))
-                .collect(),
-        )
-    }
-
-    fn message(&mut self, key: &str, value: Option<Value>) -> &mut Self {
-        if let Some(present) = value {
-            self.0.insert(key.to_owned(), present);
-        }
-        self
-    }
-
-    fn map(&mut self, key: &str, entries: Map<String, Value>) -> &mut Self {
-        if !entries.is_empty() {
-            self.0.insert(key.to_owned(), Value::Object(entries));
-        }
-        self
-    }
-
-    /// A `map<string, int64>`: jsonpb writes every entry, values as strings.
-    fn int64_map(&mut self, key: &str, entries: &BTreeMap<String, i64>) -> &mut Self {
-        let encoded = entries
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.to_string())))
-            .collect();
-        self.map(key, encoded)
-    }
-
-    fn build(&mut self) -> Value {
-        Value::Object(std::mem::take(&mut self.0))
-    }
-}
-
 /// Encodes one matched span (`spanID`, `name`, `startTimeUnixNano`, `durationNanos`, `attributes`).
 pub fn span_to_json(span: &Span) -> Value {
     Fields::default()
         .string("spanID", &span.span_id)
         .string("name", &span.name)
-        .u64("startTimeUnixNano", span.start_time_unix_nano)
-        .u64("durationNanos", span.duration_nanos)
+        .u64_as_string("startTimeUnixNano", span.start_time_unix_nano)
+        .u64_as_string("durationNanos", span.duration_nanos)
         .array("attributes", key_values_to_json(&span.attributes))
         .build()
 }
@@ -136,9 +61,9 @@ pub fn trace_search_metadata_to_json(trace: &TraceSearchMetadata) -> Value {
         .string("traceID", &trace.trace_id)
         .string("rootServiceName", &trace.root_service_name)
         .string("rootTraceName", &trace.root_trace_name)
-        .u64("startTimeUnixNano", trace.start_time_unix_nano)
+        .u64_as_string("startTimeUnixNano", trace.start_time_unix_nano)
         .u32("durationMs", trace.duration_ms)
-        .message("spanSet", trace.span_set.as_ref().map(span_set_to_json))
+        .object("spanSet", trace.span_set.as_ref().map(span_set_to_json))
         .array(
             "spanSets",
             trace.span_sets.iter().map(span_set_to_json).collect(),
@@ -151,14 +76,14 @@ pub fn trace_search_metadata_to_json(trace: &TraceSearchMetadata) -> Value {
 pub fn search_metrics_to_json(metrics: &SearchMetrics) -> Value {
     Fields::default()
         .u32("inspectedTraces", metrics.inspected_traces)
-        .u64("inspectedBytes", metrics.inspected_bytes)
+        .u64_as_string("inspectedBytes", metrics.inspected_bytes)
         .u32("totalBlocks", metrics.total_blocks)
         .u32("completedJobs", metrics.completed_jobs)
         .u32("totalJobs", metrics.total_jobs)
-        .u64("totalBlockBytes", metrics.total_block_bytes)
-        .u64("inspectedSpans", metrics.inspected_spans)
-        .u64("backendReads", metrics.backend_reads)
-        .u64("backendBytes", metrics.backend_bytes)
+        .u64_as_string("totalBlockBytes", metrics.total_block_bytes)
+        .u64_as_string("inspectedSpans", metrics.inspected_spans)
+        .u64_as_string("backendReads", metrics.backend_reads)
+        .u64_as_string("backendBytes", metrics.backend_bytes)
         .int64_map("additionalMetrics", &metrics.additional_metrics)
         .build()
 }
@@ -166,13 +91,13 @@ pub fn search_metrics_to_json(metrics: &SearchMetrics) -> Value {
 /// Encodes the statistics of a tag-name or tag-value lookup.
 pub fn metadata_metrics_to_json(metrics: &MetadataMetrics) -> Value {
     Fields::default()
-        .u64("inspectedBytes", metrics.inspected_bytes)
+        .u64_as_string("inspectedBytes", metrics.inspected_bytes)
         .u32("totalJobs", metrics.total_jobs)
         .u32("completedJobs", metrics.completed_jobs)
         .u32("totalBlocks", metrics.total_blocks)
-        .u64("totalBlockBytes", metrics.total_block_bytes)
-        .u64("backendReads", metrics.backend_reads)
-        .u64("backendBytes", metrics.backend_bytes)
+        .u64_as_string("totalBlockBytes", metrics.total_block_bytes)
+        .u64_as_string("backendReads", metrics.backend_reads)
+        .u64_as_string("backendBytes", metrics.backend_bytes)
         .int64_map("additionalMetrics", &metrics.additional_metrics)
         .build()
 }
@@ -188,7 +113,7 @@ pub fn search_response_to_json(response: &SearchResponse) -> Value {
                 .map(trace_search_metadata_to_json)
                 .collect(),
         )
-        .message(
+        .object(
             "metrics",
             response.metrics.as_ref().map(search_metrics_to_json),
         )
@@ -199,7 +124,7 @@ pub fn search_response_to_json(response: &SearchResponse) -> Value {
 pub fn search_tags_response_to_json(response: &SearchTagsResponse) -> Value {
     Fields::default()
         .strings("tagNames", &response.tag_names)
-        .message(
+        .object(
             "metrics",
             response.metrics.as_ref().map(metadata_metrics_to_json),
         )
@@ -224,7 +149,7 @@ pub fn search_tags_v2_response_to_json(response: &SearchTagsV2Response) -> Value
                 .map(search_tags_v2_scope_to_json)
                 .collect(),
         )
-        .message(
+        .object(
             "metrics",
             response.metrics.as_ref().map(metadata_metrics_to_json),
         )
@@ -235,7 +160,7 @@ pub fn search_tags_v2_response_to_json(response: &SearchTagsV2Response) -> Value
 pub fn search_tag_values_response_to_json(response: &SearchTagValuesResponse) -> Value {
     Fields::default()
         .strings("tagValues", &response.tag_values)
-        .message(
+        .object(
             "metrics",
             response.metrics.as_ref().map(metadata_metrics_to_json),
         )
@@ -257,7 +182,7 @@ pub fn search_tag_values_v2_response_to_json(response: &SearchTagValuesV2Respons
             "tagValues",
             response.tag_values.iter().map(tag_value_to_json).collect(),
         )
-        .message(
+        .object(
             "metrics",
             response.metrics.as_ref().map(metadata_metrics_to_json),
         )
@@ -266,6 +191,7 @@ pub fn search_tag_values_v2_response_to_json(response: &SearchTagValuesV2Respons
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
     use std::pin::Pin;
     use std::task::{Context, Poll, Waker};
 

@@ -19,10 +19,10 @@ use crate::tempopb::{PartialStatus, Trace, TraceByIdMetrics, TraceByIdResponse};
 
 /// Builds a JSON object while skipping default values, as jsonpb does.
 #[derive(Default)]
-struct Object(Map<String, Value>);
+pub(crate) struct Object(Map<String, Value>);
 
 impl Object {
-    fn string(&mut self, key: &str, value: &str) -> &mut Self {
+    pub(crate) fn string(&mut self, key: &str, value: &str) -> &mut Self {
         if !value.is_empty() {
             self.0
                 .insert(key.to_owned(), Value::String(value.to_owned()));
@@ -30,7 +30,7 @@ impl Object {
         self
     }
 
-    fn bytes(&mut self, key: &str, value: &[u8]) -> &mut Self {
+    pub(crate) fn bytes(&mut self, key: &str, value: &[u8]) -> &mut Self {
         if !value.is_empty() {
             self.0
                 .insert(key.to_owned(), Value::String(BASE64.encode(value)));
@@ -38,14 +38,14 @@ impl Object {
         self
     }
 
-    fn u32(&mut self, key: &str, value: u32) -> &mut Self {
+    pub(crate) fn u32(&mut self, key: &str, value: u32) -> &mut Self {
         if value != 0 {
             self.0.insert(key.to_owned(), Value::from(value));
         }
         self
     }
 
-    fn u64_as_string(&mut self, key: &str, value: u64) -> &mut Self {
+    pub(crate) fn u64_as_string(&mut self, key: &str, value: u64) -> &mut Self {
         if value != 0 {
             self.0
                 .insert(key.to_owned(), Value::String(value.to_string()));
@@ -53,21 +53,21 @@ impl Object {
         self
     }
 
-    fn array(&mut self, key: &str, values: Vec<Value>) -> &mut Self {
+    pub(crate) fn array(&mut self, key: &str, values: Vec<Value>) -> &mut Self {
         if !values.is_empty() {
             self.0.insert(key.to_owned(), Value::Array(values));
         }
         self
     }
 
-    fn object(&mut self, key: &str, value: Option<Value>) -> &mut Self {
+    pub(crate) fn object(&mut self, key: &str, value: Option<Value>) -> &mut Self {
         if let Some(present) = value {
             self.0.insert(key.to_owned(), present);
         }
         self
     }
 
-    fn enum_name(&mut self, key: &str, value: i32, name: Option<&str>) -> &mut Self {
+    pub(crate) fn enum_name(&mut self, key: &str, value: i32, name: Option<&str>) -> &mut Self {
         if value == 0 {
             return self;
         }
@@ -79,7 +79,37 @@ impl Object {
         self
     }
 
-    fn build(&mut self) -> Value {
+    pub(crate) fn strings(&mut self, key: &str, values: &[String]) -> &mut Self {
+        self.array(
+            key,
+            values
+                .iter()
+                .map(|text| Value::String(text.clone()))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn map(&mut self, key: &str, entries: Map<String, Value>) -> &mut Self {
+        if !entries.is_empty() {
+            self.0.insert(key.to_owned(), Value::Object(entries));
+        }
+        self
+    }
+
+    /// A `map<string, int64>`: jsonpb writes every entry, values as strings.
+    pub(crate) fn int64_map(
+        &mut self,
+        key: &str,
+        entries: &std::collections::BTreeMap<String, i64>,
+    ) -> &mut Self {
+        let encoded = entries
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.to_string())))
+            .collect();
+        self.map(key, encoded)
+    }
+
+    pub(crate) fn build(&mut self) -> Value {
         Value::Object(std::mem::take(&mut self.0))
     }
 }
