@@ -203,6 +203,25 @@ mod tests {
             }
             Ok(self.holds.clone())
         }
+
+        async fn search_recent(
+            &self,
+            _tenant: &str,
+            _request: &vivace_proto::tempopb_search::SearchRequest,
+        ) -> Result<vivace_proto::tempopb_search::SearchResponse, String> {
+            if self.down {
+                return Err("connection refused".into());
+            }
+            let holder = String::from_utf8_lossy(&self.holds[0]).into_owned();
+            Ok(vivace_proto::tempopb_search::SearchResponse {
+                traces: vec![vivace_proto::tempopb_search::TraceSearchMetadata {
+                    trace_id: holder,
+                    start_time_unix_nano: 1,
+                    ..Default::default()
+                }],
+                metrics: None,
+            })
+        }
     }
 
     fn reader(down: &[&str]) -> RingRecentTraces {
@@ -237,6 +256,35 @@ mod tests {
         assert_eq!(degraded.len(), 2, "RF=3 tolerates one failed replica");
         let error = reader(&["a", "c"])
             .find_recent("t", &[1; 16])
+            .await
+            .expect_err("two failures of three are too many");
+        assert!(error.contains("too many unhealthy ingesters"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn recent_search_asks_every_ingester_and_tolerates_one_failure() {
+        let request = vivace_proto::tempopb_search::SearchRequest {
+            query: "{ }".into(),
+            limit: 20,
+            ..Default::default()
+        };
+        let ids = |response: vivace_proto::tempopb_search::SearchResponse| {
+            let mut ids: Vec<String> = response.traces.into_iter().map(|t| t.trace_id).collect();
+            ids.sort();
+            ids
+        };
+        let all = reader(&[])
+            .search_recent("t", &request)
+            .await
+            .expect("search");
+        assert_eq!(ids(all), ["a", "b", "c"]);
+        let degraded = reader(&["b"])
+            .search_recent("t", &request)
+            .await
+            .expect("RF=3 tolerates one failed ingester");
+        assert_eq!(ids(degraded), ["a", "c"]);
+        let error = reader(&["a", "c"])
+            .search_recent("t", &request)
             .await
             .expect_err("two failures of three are too many");
         assert!(error.contains("too many unhealthy ingesters"), "{error}");

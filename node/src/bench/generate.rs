@@ -22,13 +22,32 @@ pub struct BatchShape {
     pub attributes_per_span: usize,
 }
 
-fn string_attribute(key: &str, value: String) -> KeyValue {
+pub fn string_attribute(key: &str, value: String) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue {
             value: Some(any_value::Value::StringValue(value)),
         }),
         ..Default::default()
+    }
+}
+
+/// Spans of one resource under the load generator's instrumentation scope.
+pub fn resource_spans(resource_attributes: Vec<KeyValue>, spans: Vec<Span>) -> ResourceSpans {
+    ResourceSpans {
+        resource: Some(Resource {
+            attributes: resource_attributes,
+            ..Default::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            scope: Some(InstrumentationScope {
+                name: "vivace-bench".to_owned(),
+                ..Default::default()
+            }),
+            spans,
+            schema_url: String::new(),
+        }],
+        schema_url: String::new(),
     }
 }
 
@@ -99,24 +118,13 @@ pub fn batch(
         }
     }
     let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![string_attribute(
-                    "service.name",
-                    format!("bench-service-{}", batch_index % 8),
-                )],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "vivace-bench".to_owned(),
-                    ..Default::default()
-                }),
-                spans,
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
+        resource_spans: vec![resource_spans(
+            vec![string_attribute(
+                "service.name",
+                format!("bench-service-{}", batch_index % 8),
+            )],
+            spans,
+        )],
     };
     (request, trace_ids)
 }

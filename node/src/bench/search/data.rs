@@ -18,15 +18,14 @@ use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vivace_proto::ids::TraceId;
-use vivace_proto::otlp::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use vivace_proto::otlp::resource::Resource;
-use vivace_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status, span};
+use vivace_proto::otlp::common::{AnyValue, KeyValue, any_value};
+use vivace_proto::otlp::trace::{Span, Status, span};
 use vivace_proto::tempopb::Trace;
 use vivace_storage::backend::{BlockStore, ObjectStoreBackend};
 use vivace_storage::block::{BlockConfig, BlockMeta, encode_sorted_block};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::super::generate::trace_id;
+use super::super::generate::{resource_spans, string_attribute, trace_id};
 
 /// Bumped whenever the generated data changes, so that old blocks are not reused.
 const GENERATOR_VERSION: u32 = 1;
@@ -99,16 +98,6 @@ fn draw(seed: u64, trace: u64, span: u64, salt: u64) -> u64 {
     key[8..16].copy_from_slice(&span.to_le_bytes());
     key[16..].copy_from_slice(&salt.to_le_bytes());
     xxh3_64_with_seed(&key, seed)
-}
-
-fn string_attribute(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value)),
-        }),
-        ..Default::default()
-    }
 }
 
 fn int_attribute(key: &str, value: i64) -> KeyValue {
@@ -214,23 +203,14 @@ pub fn build_trace(shape: &Shape, index: u64) -> (TraceId, Trace) {
         .into_iter()
         .enumerate()
         .filter(|(_, spans)| !spans.is_empty())
-        .map(|(service, spans)| ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
+        .map(|(service, spans)| {
+            resource_spans(
+                vec![
                     string_attribute("service.name", format!("service-{service}")),
                     string_attribute("k8s.namespace.name", "bench".to_owned()),
                 ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "vivace-bench".to_owned(),
-                    ..Default::default()
-                }),
                 spans,
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
+            )
         })
         .collect();
     (id, Trace { resource_spans })

@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use vivace_proto::otlp::collector::ExportTraceServiceRequest;
 use vivace_proto::otlp::collector::trace_service_client::TraceServiceClient;
-use vivace_proto::otlp::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use vivace_proto::otlp::resource::Resource;
-use vivace_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, span};
+use vivace_proto::otlp::trace::{Span, span};
 
-use super::super::generate::{now_nanos, trace_id};
+use super::super::generate::{now_nanos, resource_spans, string_attribute, trace_id};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct VisibilityArgs {
@@ -40,16 +38,6 @@ pub struct VisibilityArgs {
     pub tenant: Option<String>,
 }
 
-fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
 /// A three-span trace whose spans carry `bench_id = unique`.
 fn marked_trace(id: [u8; 16], unique: &str) -> ExportTraceServiceRequest {
     let now = now_nanos();
@@ -62,26 +50,18 @@ fn marked_trace(id: [u8; 16], unique: &str) -> ExportTraceServiceRequest {
             kind: span::SpanKind::Server as i32,
             start_time_unix_nano: now - 2_000_000,
             end_time_unix_nano: now - 1_000_000,
-            attributes: vec![string_attribute("bench_id", unique)],
+            attributes: vec![string_attribute("bench_id", unique.to_owned())],
             ..Default::default()
         })
         .collect();
     ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![string_attribute("service.name", "bench-visibility")],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "vivace-bench".to_owned(),
-                    ..Default::default()
-                }),
-                spans,
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
+        resource_spans: vec![resource_spans(
+            vec![string_attribute(
+                "service.name",
+                "bench-visibility".to_owned(),
+            )],
+            spans,
+        )],
     }
 }
 
